@@ -1,0 +1,99 @@
+//! The first five minutes: define a task, enqueue it twice with one idempotency key,
+//! process it with a worker, and print the run's story.
+//!
+//! ```sh
+//! cargo run --example quickstart
+//! ```
+
+use std::time::Duration;
+
+use jobs::{Jobs, MemoryStorage, RunStatus, TaskError};
+
+/// Sends a notification to a user. The attribute turns the arguments after `ctx` into
+/// the payload struct `NotifyUser { user_id, template, data }`.
+#[jobs::task(retry(
+    attempts = 5,
+    backoff = "exponential",
+    initial_delay = "5s",
+    max_delay = "300s"
+))]
+async fn notify_user(
+    ctx: jobs::Context,
+    user_id: String,
+    template: String,
+    data: serde_json::Value,
+) -> Result<(), TaskError> {
+    println!(
+        "  [worker] attempt {} of run {}: sending `{template}` to {user_id} with {data}",
+        ctx.attempt(),
+        ctx.run_id()
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let jobs = Jobs::builder()
+        .name("background")
+        .namespace("app")
+        .storage(MemoryStorage::new())
+        .build()?;
+
+    // What a `POST /signup` handler would do. Signing up twice enqueues once.
+    let signup = || NotifyUser {
+        user_id: "user_123".into(),
+        template: "welcome".into(),
+        data: serde_json::json!({ "plan": "pro" }),
+    };
+    let first = jobs
+        .enqueue(signup())
+        .idempotency_key("welcome:user_123")
+        .await?;
+    println!("enqueued {} (created: {})", first.id(), first.created);
+    let second = jobs
+        .enqueue(signup())
+        .idempotency_key("welcome:user_123")
+        .await?;
+    println!(
+        "enqueued again with the same key -> {} (created: {})",
+        second.id(),
+        second.created
+    );
+    assert_eq!(first.id(), second.id());
+
+    // A worker in the same process picks the run up at once.
+    let worker = jobs.worker().concurrency(4).start();
+    let run = loop {
+        let run = jobs
+            .runs()
+            .get(&first.id())
+            .await?
+            .ok_or("the run vanished")?;
+        if run.status.is_final() {
+            break run;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    worker.shutdown().await;
+
+    println!("\nthe run's story:");
+    println!(
+        "  task {} in namespace {}, payload {}",
+        run.task, run.namespace, run.payload
+    );
+    println!("  created  {}", run.created_at);
+    for attempt in jobs.runs().attempts(&run.id).await? {
+        let finished = attempt
+            .finished_at
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        println!(
+            "  attempt {}: started {}, finished {finished}: {}",
+            attempt.number, attempt.started_at, attempt.outcome
+        );
+    }
+    println!("  status   {}", run.status);
+    println!("\nas JSON: {}", serde_json::to_string_pretty(&run)?);
+    assert_eq!(run.status, RunStatus::Succeeded);
+    Ok(())
+}

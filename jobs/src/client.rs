@@ -1,0 +1,194 @@
+//! `Jobs`: the handle an application keeps to enqueue, read and work runs.
+
+use std::sync::Arc;
+
+use crate::enqueue::{Enqueue, EnqueueMany};
+use crate::error::Error;
+use crate::registry::Registry;
+use crate::runs::Runs;
+use crate::storage::Storage;
+use crate::task::Task;
+use crate::worker::WorkerBuilder;
+
+/// The entry point: enqueue runs, read and manage them, and start workers.
+///
+/// Cheap to clone; clones share one storage. Build it once at start-up with
+/// [`Jobs::builder`].
+#[derive(Clone)]
+pub struct Jobs {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: String,
+    namespace: String,
+    storage: Arc<dyn Storage>,
+    registry: Registry,
+    max_payload_bytes: usize,
+}
+
+impl std::fmt::Debug for Jobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jobs")
+            .field("name", &self.inner.name)
+            .field("namespace", &self.inner.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Jobs {
+    /// Starts building a `Jobs`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use jobs::{Jobs, MemoryStorage};
+    ///
+    /// let jobs = Jobs::builder()
+    ///     .name("background")
+    ///     .namespace("app")
+    ///     .storage(MemoryStorage::new())
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(jobs.namespace(), "app");
+    /// ```
+    pub fn builder() -> JobsBuilder {
+        JobsBuilder::default()
+    }
+
+    /// Enqueues one run of task `T`. Await the returned builder, after setting options.
+    ///
+    /// # Errors
+    ///
+    /// A payload that does not serialize or is larger than the limit; a storage failure.
+    pub fn enqueue<T: Task>(&self, payload: T) -> Enqueue<'_, T> {
+        Enqueue::new(self, payload)
+    }
+
+    /// Enqueues many runs of task `T` in one storage call.
+    pub fn enqueue_many<T: Task>(
+        &self,
+        payloads: impl IntoIterator<Item = T>,
+    ) -> EnqueueMany<'_, T> {
+        EnqueueMany::new(self, payloads.into_iter().collect())
+    }
+
+    /// Reads and manages runs: get, list, attempts, cancel, replay.
+    pub fn runs(&self) -> Runs<'_> {
+        Runs::new(self)
+    }
+
+    /// Configures a worker that runs this namespace's runs of every registered task.
+    pub fn worker(&self) -> WorkerBuilder {
+        WorkerBuilder::new(self.clone())
+    }
+
+    /// This instance's name (used in worker ids and logs).
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The namespace every run of this instance belongs to.
+    pub fn namespace(&self) -> &str {
+        &self.inner.namespace
+    }
+
+    /// The storage.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.inner.storage
+    }
+
+    /// The largest payload accepted, in bytes of JSON.
+    pub fn max_payload_bytes(&self) -> usize {
+        self.inner.max_payload_bytes
+    }
+
+    /// The names of every task linked into this binary, sorted.
+    pub fn task_names(&self) -> Vec<String> {
+        self.inner.registry.names()
+    }
+
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+}
+
+/// Builds a [`Jobs`]. Only the storage is required.
+#[derive(Default)]
+pub struct JobsBuilder {
+    name: Option<String>,
+    namespace: Option<String>,
+    storage: Option<Arc<dyn Storage>>,
+    max_payload_bytes: Option<usize>,
+}
+
+impl JobsBuilder {
+    /// Default namespace.
+    pub const DEFAULT_NAMESPACE: &'static str = "default";
+    /// Default payload limit: 1 MiB of JSON.
+    pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 1 << 20;
+
+    /// A name for this instance, shown in worker ids and logs. Default `jobs`.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The namespace: runs of different namespaces never see each other, even in one
+    /// storage. Default `default`.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// Where runs live.
+    pub fn storage(mut self, storage: impl Storage) -> Self {
+        self.storage = Some(Arc::new(storage));
+        self
+    }
+
+    /// Where runs live, when the storage is already shared.
+    pub fn shared_storage(mut self, storage: Arc<dyn Storage>) -> Self {
+        self.storage = Some(storage);
+        self
+    }
+
+    /// The largest payload accepted at enqueue, in bytes of JSON. Default 1 MiB.
+    pub fn max_payload_bytes(mut self, limit: usize) -> Self {
+        self.max_payload_bytes = Some(limit);
+        self
+    }
+
+    /// Builds the handle.
+    ///
+    /// # Errors
+    ///
+    /// No storage was given; the namespace is empty or longer than 100 characters; two
+    /// tasks linked into the binary share a name.
+    pub fn build(self) -> Result<Jobs, Error> {
+        let storage = self.storage.ok_or_else(|| {
+            Error::Config(
+                "no storage: call `.storage(MemoryStorage::new())` or a PostgreSQL storage".into(),
+            )
+        })?;
+        let namespace = self
+            .namespace
+            .unwrap_or_else(|| Self::DEFAULT_NAMESPACE.to_owned());
+        if namespace.is_empty() || namespace.chars().count() > 100 {
+            return Err(Error::Config(format!(
+                "namespace `{namespace}` must be 1 to 100 characters"
+            )));
+        }
+        Ok(Jobs {
+            inner: Arc::new(Inner {
+                name: self.name.unwrap_or_else(|| "jobs".to_owned()),
+                namespace,
+                storage,
+                registry: Registry::collect()?,
+                max_payload_bytes: self
+                    .max_payload_bytes
+                    .unwrap_or(Self::DEFAULT_MAX_PAYLOAD_BYTES),
+            }),
+        })
+    }
+}

@@ -1,0 +1,122 @@
+//! What a running attempt knows about itself.
+
+use tokio_util::sync::CancellationToken;
+
+use crate::client::Jobs;
+use crate::enqueue::Enqueue;
+use crate::run::RunId;
+use crate::task::Task;
+
+/// The attempt a handler is running: its run, its attempt number, whether it was
+/// cancelled, and a handle to enqueue follow-up runs.
+///
+/// Put a `ctx: jobs::Context` argument anywhere in a task fn's arguments to get it; it is
+/// not part of the payload.
+///
+/// # Examples
+///
+/// ```
+/// #[jobs::task]
+/// async fn import_file(ctx: jobs::Context, path: String) -> Result<(), jobs::TaskError> {
+///     for chunk in 0..10 {
+///         if ctx.is_cancelled() {
+///             return Ok(()); // the run was cancelled; stop early
+///         }
+///         let _ = (chunk, &path);
+///     }
+///     Ok(())
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Context {
+    run_id: RunId,
+    task: String,
+    attempt: u32,
+    max_attempts: u32,
+    cancel: CancellationToken,
+    jobs: Jobs,
+}
+
+impl Context {
+    pub(crate) fn new(
+        run_id: RunId,
+        task: String,
+        attempt: u32,
+        max_attempts: u32,
+        cancel: CancellationToken,
+        jobs: Jobs,
+    ) -> Self {
+        Context {
+            run_id,
+            task,
+            attempt,
+            max_attempts,
+            cancel,
+            jobs,
+        }
+    }
+
+    /// A context for calling a task fn directly, e.g. in a unit test: a fresh run id,
+    /// attempt 1 of 1, never cancelled unless [`Context::cancel`] is called.
+    pub fn for_test(jobs: &Jobs, task: &str) -> Self {
+        Context::new(
+            RunId::new(),
+            task.to_owned(),
+            1,
+            1,
+            CancellationToken::new(),
+            jobs.clone(),
+        )
+    }
+
+    /// The run this attempt belongs to.
+    pub fn run_id(&self) -> RunId {
+        self.run_id
+    }
+
+    /// The task's name.
+    pub fn task(&self) -> &str {
+        &self.task
+    }
+
+    /// This attempt's number, 1 for the first.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// Attempts the run may make in all.
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// Whether this is the run's last allowed attempt.
+    pub fn is_last_attempt(&self) -> bool {
+        self.attempt >= self.max_attempts
+    }
+
+    /// Whether the run was cancelled (or this worker lost its lease): stop soon, the
+    /// attempt's result will be discarded.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Completes when the run is cancelled; use in `tokio::select!` around slow work.
+    pub async fn cancelled(&self) {
+        self.cancel.cancelled().await
+    }
+
+    /// Cancels this context (for tests that call a task fn directly).
+    pub fn cancel(&self) {
+        self.cancel.cancel()
+    }
+
+    /// The `Jobs` this attempt runs under.
+    pub fn jobs(&self) -> &Jobs {
+        &self.jobs
+    }
+
+    /// Enqueues a follow-up run, exactly like [`Jobs::enqueue`].
+    pub fn enqueue<T: Task>(&self, payload: T) -> Enqueue<'_, T> {
+        self.jobs.enqueue(payload)
+    }
+}

@@ -1,0 +1,112 @@
+//! The errors the runtime and storages return.
+
+use crate::run::{RunId, RunStatus};
+
+/// What went wrong, with the run or task it concerns and what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No run with this id exists in this namespace.
+    #[error("run {id} not found in namespace `{namespace}`")]
+    RunNotFound {
+        /// The id looked up.
+        id: RunId,
+        /// The namespace searched.
+        namespace: String,
+    },
+    /// Only a run that has not finished can be cancelled.
+    #[error("run {id} is {status} and can no longer be cancelled")]
+    NotCancellable {
+        /// The run.
+        id: RunId,
+        /// Its (final) status.
+        status: RunStatus,
+    },
+    /// Only a finished run can be replayed.
+    #[error(
+        "run {id} is {status}; only a finished run (succeeded, cancelled or dead_lettered) can be replayed"
+    )]
+    NotReplayable {
+        /// The run.
+        id: RunId,
+        /// Its (active) status.
+        status: RunStatus,
+    },
+    /// Text that is not a run id.
+    #[error("invalid run id `{input}`: {reason}")]
+    InvalidRunId {
+        /// The text given (cut to 80 characters).
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Text that is not a list cursor.
+    #[error("invalid cursor `{input}`: pass back the `next_cursor` of a previous page")]
+    InvalidCursor {
+        /// The text given (cut to 80 characters).
+        input: String,
+    },
+    /// Text that is not a run status.
+    #[error(
+        "unknown run status `{input}`; expected one of scheduled, queued, running, retrying, succeeded, cancelled, dead_lettered"
+    )]
+    UnknownStatus {
+        /// The text given (cut to 80 characters).
+        input: String,
+    },
+    /// A payload that cannot be stored.
+    #[error("payload of task `{task}` could not be serialized: {reason}")]
+    Payload {
+        /// The task.
+        task: String,
+        /// What serde said.
+        reason: String,
+    },
+    /// A payload larger than the storage accepts.
+    #[error("payload of task `{task}` is {size} bytes; the limit is {limit} bytes")]
+    PayloadTooLarge {
+        /// The task.
+        task: String,
+        /// The payload's size as JSON.
+        size: usize,
+        /// The largest payload accepted.
+        limit: usize,
+    },
+    /// Two tasks linked into one binary share a name.
+    #[error(
+        "task name `{name}` is defined twice: {first} and {second}; give one of them `name = \"...\"`"
+    )]
+    DuplicateTask {
+        /// The shared name.
+        name: String,
+        /// Where the first is defined.
+        first: String,
+        /// Where the second is defined.
+        second: String,
+    },
+    /// The builder was missing something or given a bad value.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The storage failed (connection lost, query failed...). Usually worth retrying.
+    #[error("storage error while trying to {action}: {source}")]
+    Storage {
+        /// What was being done.
+        action: String,
+        /// The storage's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl Error {
+    /// A storage failure while doing `action` (for storage implementations).
+    pub fn storage(
+        action: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Storage {
+            action: action.into(),
+            source: source.into(),
+        }
+    }
+}

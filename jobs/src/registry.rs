@@ -1,0 +1,199 @@
+//! The tasks linked into this binary, collected through `inventory`.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::context::Context;
+use crate::error::Error;
+use crate::retry::RetryPolicy;
+use crate::task::{Task, TaskError};
+
+/// The future of one attempt, type-erased.
+pub(crate) type AttemptFuture = Pin<Box<dyn Future<Output = Result<(), TaskError>> + Send>>;
+
+/// One task, as `#[jobs::task]` registers it. Built by the generated code only.
+#[doc(hidden)]
+pub struct TaskRegistration {
+    pub(crate) name: &'static str,
+    pub(crate) payload_type: fn() -> &'static str,
+    pub(crate) module: &'static str,
+    pub(crate) file: &'static str,
+    pub(crate) line: u32,
+    pub(crate) retry: fn() -> RetryPolicy,
+    pub(crate) timeout: fn() -> Option<Duration>,
+    pub(crate) start: fn(serde_json::Value, Context) -> AttemptFuture,
+    pub(crate) check_payload: fn(&serde_json::Value) -> Result<(), String>,
+}
+
+impl TaskRegistration {
+    /// The registration of task `T`, defined at `module`, `file`:`line`.
+    pub const fn new<T: Task>(module: &'static str, file: &'static str, line: u32) -> Self {
+        TaskRegistration {
+            name: T::NAME,
+            payload_type: std::any::type_name::<T>,
+            module,
+            file,
+            line,
+            retry: retry_of::<T>,
+            timeout: timeout_of::<T>,
+            start: start::<T>,
+            check_payload: check_payload::<T>,
+        }
+    }
+
+    /// The task's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn location(&self) -> String {
+        format!(
+            "`{}` in {} ({}:{})",
+            (self.payload_type)(),
+            self.module,
+            self.file,
+            self.line
+        )
+    }
+}
+
+inventory::collect!(TaskRegistration);
+
+fn retry_of<T: Task>() -> RetryPolicy {
+    T::RETRY
+}
+
+fn timeout_of<T: Task>() -> Option<Duration> {
+    T::TIMEOUT
+}
+
+fn decode<T: Task>(payload: serde_json::Value) -> Result<T, String> {
+    serde_path_to_error::deserialize::<_, T>(payload).map_err(|error| {
+        let path = error.path().to_string();
+        let short = std::any::type_name::<T>().rsplit("::").next().unwrap_or("");
+        if path == "." {
+            format!("payload does not fit `{short}`: {}", error.inner())
+        } else {
+            format!(
+                "payload does not fit `{short}`: field `{path}`: {}",
+                error.inner()
+            )
+        }
+    })
+}
+
+fn start<T: Task>(payload: serde_json::Value, ctx: Context) -> AttemptFuture {
+    Box::pin(async move {
+        let task = decode::<T>(payload).map_err(TaskError::permanent)?;
+        task.run(ctx).await
+    })
+}
+
+fn check_payload<T: Task>(payload: &serde_json::Value) -> Result<(), String> {
+    decode::<T>(payload.clone()).map(drop)
+}
+
+/// Every task linked into the binary, by name.
+#[derive(Debug, Clone)]
+pub(crate) struct Registry {
+    tasks: HashMap<&'static str, &'static TaskRegistration>,
+}
+
+impl std::fmt::Debug for TaskRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.location())
+    }
+}
+
+impl Registry {
+    /// Collects every registered task; two tasks with one name are an error naming both.
+    pub(crate) fn collect() -> Result<Self, Error> {
+        Self::from_iter(inventory::iter::<TaskRegistration>)
+    }
+
+    fn from_iter(
+        registrations: impl IntoIterator<Item = &'static TaskRegistration>,
+    ) -> Result<Self, Error> {
+        let mut tasks: HashMap<&'static str, &'static TaskRegistration> = HashMap::new();
+        for registration in registrations {
+            if let Some(first) = tasks.insert(registration.name, registration) {
+                let (a, b) = (first.location(), registration.location());
+                let (first, second) = if a <= b { (a, b) } else { (b, a) };
+                return Err(Error::DuplicateTask {
+                    name: registration.name.to_owned(),
+                    first,
+                    second,
+                });
+            }
+        }
+        Ok(Registry { tasks })
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&'static TaskRegistration> {
+        self.tasks.get(name).copied()
+    }
+
+    /// Every task name, sorted.
+    pub(crate) fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.tasks.keys().map(|n| (*n).to_owned()).collect();
+        names.sort();
+        names
+    }
+
+    /// Checks that `payload` decodes into task `name`'s payload type.
+    #[allow(dead_code)]
+    pub(crate) fn check_payload(
+        &self,
+        name: &str,
+        payload: &serde_json::Value,
+    ) -> Option<Result<(), String>> {
+        self.get(name).map(|r| (r.check_payload)(payload))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct A {
+        n: u32,
+    }
+
+    impl Task for A {
+        const NAME: &'static str = "same";
+        const RETRY: RetryPolicy = RetryPolicy::DEFAULT;
+        const TIMEOUT: Option<Duration> = None;
+        async fn run(self, _ctx: Context) -> Result<(), TaskError> {
+            Ok(())
+        }
+    }
+
+    static FIRST: TaskRegistration = TaskRegistration::new::<A>("app::one", "src/one.rs", 1);
+    static SECOND: TaskRegistration = TaskRegistration::new::<A>("app::two", "src/two.rs", 2);
+
+    #[test]
+    fn duplicate_names_are_an_error_naming_both() {
+        let error = Registry::from_iter([&FIRST, &SECOND])
+            .map(drop)
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("`same`"), "{text}");
+        assert!(
+            text.contains("src/one.rs:1") && text.contains("src/two.rs:2"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn decode_errors_name_the_field() {
+        let wrong = decode::<A>(serde_json::json!({ "n": "x" }))
+            .map(drop)
+            .unwrap_err();
+        assert!(wrong.contains("field `n`"), "{wrong}");
+        let missing = decode::<A>(serde_json::json!({})).map(drop).unwrap_err();
+        assert!(missing.contains("missing field `n`"), "{missing}");
+    }
+}

@@ -1,0 +1,185 @@
+//! Retry policies: how many attempts a run gets and how long it waits between them.
+//!
+//! The math is a pure function of the attempt number, so the runtime, the tests and
+//! the documentation all agree on it. Storage never computes backoff: the worker asks
+//! the policy for a delay and hands storage the resulting time.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+/// How many attempts a run gets and how long it waits before each retry.
+///
+/// `attempts` counts every attempt, the first included: `attempts = 1` means no retry.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use jobs::{Backoff, RetryPolicy};
+///
+/// let policy = RetryPolicy::exponential(5, Duration::from_secs(5), Duration::from_secs(300));
+/// assert_eq!(policy.delay_after(1), Some(Duration::from_secs(5)));
+/// assert_eq!(policy.delay_after(2), Some(Duration::from_secs(10)));
+/// assert_eq!(policy.delay_after(5), None); // attempts spent: dead-letter
+/// assert!(matches!(policy.backoff, Backoff::Exponential { .. }));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Every attempt a run may make, the first included. At least 1.
+    pub attempts: u32,
+    /// How the wait before each retry is chosen.
+    pub backoff: Backoff,
+}
+
+/// The wait before each retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backoff {
+    /// `initial`, then doubling after each failed attempt, never above `max`.
+    Exponential {
+        /// The wait after the first failed attempt.
+        initial: Duration,
+        /// The longest wait.
+        max: Duration,
+    },
+    /// The same wait before every retry.
+    Fixed(Duration),
+    /// The wait before retry `n` is `delays[n - 1]`; the last delay repeats when
+    /// attempts outnumber delays.
+    Custom(Cow<'static, [Duration]>),
+}
+
+impl RetryPolicy {
+    /// The policy of a task whose attribute names no `retry(...)`: 3 attempts, waiting
+    /// 5 s and then 10 s (exponential from 5 s, capped at 5 minutes).
+    pub const DEFAULT: RetryPolicy =
+        RetryPolicy::exponential(3, Duration::from_secs(5), Duration::from_secs(300));
+
+    /// Exponential backoff: `initial`, `2 * initial`, `4 * initial`, ... capped at `max`.
+    pub const fn exponential(attempts: u32, initial: Duration, max: Duration) -> Self {
+        RetryPolicy {
+            attempts,
+            backoff: Backoff::Exponential { initial, max },
+        }
+    }
+
+    /// The same wait before every retry.
+    pub const fn fixed(attempts: u32, delay: Duration) -> Self {
+        RetryPolicy {
+            attempts,
+            backoff: Backoff::Fixed(delay),
+        }
+    }
+
+    /// The waits a provider asks for, in order; the last one repeats.
+    pub const fn custom(attempts: u32, delays: &'static [Duration]) -> Self {
+        RetryPolicy {
+            attempts,
+            backoff: Backoff::Custom(Cow::Borrowed(delays)),
+        }
+    }
+
+    /// The wait before the next attempt after attempt number `attempt` (1-based) failed,
+    /// or `None` when that was the last attempt and the run is to be dead-lettered.
+    ///
+    /// Never panics and never overflows, whatever the attempt number.
+    pub fn delay_after(&self, attempt: u32) -> Option<Duration> {
+        if attempt >= self.attempts.max(1) {
+            return None;
+        }
+        Some(self.backoff.delay(attempt.max(1)))
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy::DEFAULT
+    }
+}
+
+impl Backoff {
+    /// The wait after failed attempt `attempt` (1-based), whether or not attempts remain.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let n = attempt.max(1);
+        match self {
+            Backoff::Exponential { initial, max } => {
+                // 2^(n-1) saturates long before u32 exponents can overflow anything.
+                let factor = 1u32.checked_shl(n - 1).filter(|f| *f != 0);
+                let delay = match factor {
+                    Some(f) => initial.checked_mul(f).unwrap_or(Duration::MAX),
+                    None => Duration::MAX,
+                };
+                delay.min(*max)
+            }
+            Backoff::Fixed(delay) => *delay,
+            Backoff::Custom(delays) => {
+                let index = usize::try_from(n - 1).unwrap_or(usize::MAX);
+                match delays.get(index).or_else(|| delays.last()) {
+                    Some(delay) => *delay,
+                    None => Duration::ZERO,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: fn(u64) -> Duration = Duration::from_secs;
+
+    #[test]
+    fn exponential_doubles_and_caps() {
+        let p = RetryPolicy::exponential(10, S(5), S(300));
+        let delays: Vec<_> = (1..10).map(|n| p.delay_after(n)).collect();
+        assert_eq!(
+            delays,
+            [5, 10, 20, 40, 80, 160, 300, 300, 300].map(|s| Some(S(s)))
+        );
+        assert_eq!(p.delay_after(10), None);
+    }
+
+    #[test]
+    fn exponential_never_overflows() {
+        let p = RetryPolicy::exponential(u32::MAX, S(5), S(900));
+        for n in [31, 32, 33, 64, 1000, u32::MAX - 1] {
+            assert_eq!(p.delay_after(n), Some(S(900)), "attempt {n}");
+        }
+        assert_eq!(p.delay_after(u32::MAX), None);
+    }
+
+    #[test]
+    fn fixed_is_constant() {
+        let p = RetryPolicy::fixed(4, S(60));
+        assert_eq!(p.delay_after(1), Some(S(60)));
+        assert_eq!(p.delay_after(3), Some(S(60)));
+        assert_eq!(p.delay_after(4), None);
+    }
+
+    #[test]
+    fn custom_follows_list_and_repeats_last() {
+        static DELAYS: [Duration; 3] = [S_10, S_30, S_120];
+        const S_10: Duration = Duration::from_secs(10);
+        const S_30: Duration = Duration::from_secs(30);
+        const S_120: Duration = Duration::from_secs(120);
+        let p = RetryPolicy::custom(6, &DELAYS);
+        let delays: Vec<_> = (1..=6).map(|n| p.delay_after(n)).collect();
+        assert_eq!(
+            delays,
+            vec![
+                Some(S(10)),
+                Some(S(30)),
+                Some(S(120)),
+                Some(S(120)),
+                Some(S(120)),
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn one_attempt_never_retries() {
+        assert_eq!(RetryPolicy::fixed(1, S(1)).delay_after(1), None);
+        assert_eq!(RetryPolicy::fixed(0, S(1)).delay_after(1), None);
+    }
+}

@@ -1,0 +1,265 @@
+//! Runs as users see them: ids, statuses, the run record and its attempts.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+use crate::error::Error;
+
+/// The id of a run. Opaque; prints as `run_` followed by 32 hex digits and parses back.
+///
+/// Ids are time-ordered (UUID v7), so newer runs have larger ids.
+///
+/// # Examples
+///
+/// ```
+/// use jobs::RunId;
+///
+/// let id = RunId::new();
+/// let text = id.to_string();
+/// assert!(text.starts_with("run_"));
+/// assert_eq!(text.parse::<RunId>().unwrap(), id);
+/// assert!("run_123".parse::<RunId>().is_err());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunId(Uuid);
+
+impl RunId {
+    const PREFIX: &'static str = "run_";
+
+    /// A fresh id, larger than every id made before it in this process.
+    pub fn new() -> Self {
+        RunId(Uuid::now_v7())
+    }
+
+    /// The id as a UUID, for storages that keep it in a `uuid` column.
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+
+    /// Wraps a UUID read back from storage.
+    pub fn from_uuid(uuid: Uuid) -> Self {
+        RunId(uuid)
+    }
+}
+
+impl Default for RunId {
+    fn default() -> Self {
+        RunId::new()
+    }
+}
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", Self::PREFIX, self.0.simple())
+    }
+}
+
+impl fmt::Debug for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl FromStr for RunId {
+    type Err = Error;
+
+    fn from_str(input: &str) -> Result<Self, Error> {
+        let invalid = |reason: &str| Error::InvalidRunId {
+            input: input.chars().take(80).collect(),
+            reason: reason.to_owned(),
+        };
+        let hex = input
+            .strip_prefix(Self::PREFIX)
+            .ok_or_else(|| invalid("a run id starts with `run_`"))?;
+        if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(invalid("expected 32 hex digits after `run_`"));
+        }
+        Uuid::try_parse(hex)
+            .map(RunId)
+            .map_err(|_| invalid("expected 32 hex digits after `run_`"))
+    }
+}
+
+impl Serialize for RunId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RunId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where a run is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RunStatus {
+    /// Waiting for its first attempt, which is not due yet (a delay or `run_at`).
+    Scheduled,
+    /// Due, waiting for a worker.
+    Queued,
+    /// An attempt is in progress under a worker's lease.
+    Running,
+    /// An attempt failed; the next one is waiting for its backoff to pass.
+    Retrying,
+    /// An attempt succeeded. Final.
+    Succeeded,
+    /// Cancelled before it could finish. Final.
+    Cancelled,
+    /// Failed permanently or spent its attempts. Final; can be replayed.
+    DeadLettered,
+}
+
+impl RunStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [RunStatus; 7] = [
+        RunStatus::Scheduled,
+        RunStatus::Queued,
+        RunStatus::Running,
+        RunStatus::Retrying,
+        RunStatus::Succeeded,
+        RunStatus::Cancelled,
+        RunStatus::DeadLettered,
+    ];
+
+    /// The name used in JSON, in list filters and in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Scheduled => "scheduled",
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Retrying => "retrying",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::DeadLettered => "dead_lettered",
+        }
+    }
+
+    /// Whether the run is done: succeeded, cancelled or dead-lettered.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Succeeded | RunStatus::Cancelled | RunStatus::DeadLettered
+        )
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RunStatus {
+    type Err = Error;
+
+    fn from_str(input: &str) -> Result<Self, Error> {
+        RunStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str() == input)
+            .ok_or_else(|| Error::UnknownStatus {
+                input: input.chars().take(80).collect(),
+            })
+    }
+}
+
+/// One run of a task, as stored. Plain data; serializes to JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Run {
+    /// The run's id.
+    pub id: RunId,
+    /// The namespace it belongs to; runs never cross namespaces.
+    pub namespace: String,
+    /// The task's name, e.g. `notify-user`.
+    pub task: String,
+    /// Where the run is in its lifecycle.
+    pub status: RunStatus,
+    /// The payload as JSON.
+    pub payload: serde_json::Value,
+    /// Attempts started so far (0 before the first).
+    pub attempt: u32,
+    /// Attempts the run may make in all, the first included.
+    pub max_attempts: u32,
+    /// Lower runs first among due runs.
+    pub priority: i16,
+    /// The idempotency key it was enqueued with, if any.
+    pub idempotency_key: Option<String>,
+    /// When it was enqueued.
+    pub created_at: DateTime<Utc>,
+    /// When its next attempt is due (for a finished run: when its last one was due).
+    pub run_at: DateTime<Utc>,
+    /// When its latest attempt started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it reached a final status.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The error of its latest failed attempt.
+    pub last_error: Option<String>,
+    /// The run this one replays.
+    pub replay_of: Option<RunId>,
+    /// Why it was replayed.
+    pub replay_reason: Option<String>,
+}
+
+/// One attempt of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Attempt {
+    /// 1 for the first attempt.
+    pub number: u32,
+    /// When the worker claimed the run for this attempt.
+    pub started_at: DateTime<Utc>,
+    /// When its outcome was recorded; `None` while it runs.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+    /// The error text, for every outcome but `running` and `succeeded`.
+    pub error: Option<String>,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AttemptOutcome {
+    /// Still in progress.
+    Running,
+    /// The handler returned `Ok`.
+    Succeeded,
+    /// The handler failed, panicked or timed out, or the payload did not decode.
+    Failed,
+    /// The run was cancelled while this attempt ran; its result was discarded.
+    Cancelled,
+    /// The worker's lease ran out (the worker died or stalled); the run was rescued.
+    LeaseExpired,
+    /// The worker shut down before the attempt finished and handed the run back.
+    Interrupted,
+}
+
+impl AttemptOutcome {
+    /// The name used in JSON and in storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Running => "running",
+            AttemptOutcome::Succeeded => "succeeded",
+            AttemptOutcome::Failed => "failed",
+            AttemptOutcome::Cancelled => "cancelled",
+            AttemptOutcome::LeaseExpired => "lease_expired",
+            AttemptOutcome::Interrupted => "interrupted",
+        }
+    }
+}
+
+impl fmt::Display for AttemptOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,629 @@
+//! `MemoryStorage`: every promise of the storage interface, in one process's memory.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::broadcast;
+
+use super::{
+    AttemptResult, ClaimRequest, Enqueued, Finished, Heartbeat, Lease, NewRun, Outcome, Storage,
+    StorageEvent,
+};
+use crate::clock::{Clock, SystemClock, add};
+use crate::error::Error;
+use crate::list::{Cursor, ListRuns, Page};
+use crate::run::{Attempt, AttemptOutcome, Run, RunId, RunStatus};
+
+/// Runs kept in memory: for tests, demos and apps that can lose their queue on restart.
+///
+/// Clones share the same runs. Nothing survives the process.
+///
+/// # Examples
+///
+/// ```
+/// use jobs::{Jobs, ManualClock, MemoryStorage};
+///
+/// let clock = ManualClock::new();
+/// let jobs = Jobs::builder().storage(MemoryStorage::with_clock(clock.clone())).build().unwrap();
+/// ```
+#[derive(Clone)]
+pub struct MemoryStorage {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    clock: Arc<dyn Clock>,
+    events: broadcast::Sender<StorageEvent>,
+}
+
+#[derive(Default)]
+struct State {
+    namespaces: HashMap<String, Space>,
+}
+
+/// One namespace: its runs, keys and claimable queues.
+#[derive(Default)]
+struct Space {
+    runs: BTreeMap<RunId, Row>,
+    keys: HashMap<String, RunId>,
+    queues: HashMap<String, TaskQueue>,
+    running: BTreeSet<RunId>,
+}
+
+struct Row {
+    run: Run,
+    attempts: Vec<Attempt>,
+    lease_until: Option<DateTime<Utc>>,
+}
+
+/// The claimable runs of one task: due ones in claim order, future ones by due time.
+#[derive(Default)]
+struct TaskQueue {
+    due: BTreeSet<(i16, DateTime<Utc>, RunId)>,
+    waiting: BTreeSet<(DateTime<Utc>, i16, RunId)>,
+}
+
+impl TaskQueue {
+    fn push(&mut self, run: &Run, now: DateTime<Utc>) {
+        if run.run_at <= now {
+            self.due.insert((run.priority, run.run_at, run.id));
+        } else {
+            self.waiting.insert((run.run_at, run.priority, run.id));
+        }
+    }
+
+    fn remove(&mut self, run: &Run) {
+        self.due.remove(&(run.priority, run.run_at, run.id));
+        self.waiting.remove(&(run.run_at, run.priority, run.id));
+    }
+
+    /// Moves runs that became due into the due set.
+    fn promote(&mut self, now: DateTime<Utc>) {
+        while let Some(&(at, priority, id)) = self.waiting.first() {
+            if at > now {
+                break;
+            }
+            self.waiting.pop_first();
+            self.due.insert((priority, at, id));
+        }
+    }
+}
+
+impl MemoryStorage {
+    /// An empty storage on the system clock.
+    pub fn new() -> Self {
+        Self::with_clock(SystemClock)
+    }
+
+    /// An empty storage reading time from `clock` (a [`ManualClock`](crate::ManualClock)
+    /// in tests).
+    pub fn with_clock(clock: impl Clock) -> Self {
+        let (events, _) = broadcast::channel(1024);
+        MemoryStorage {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                clock: Arc::new(clock),
+                events,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied change behind: every
+        // change below is computed first and applied without fallible steps.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.shared.clock.now()
+    }
+
+    fn emit(&self, event: StorageEvent) {
+        // No subscriber is fine: nobody is waiting.
+        let _ = self.shared.events.send(event);
+    }
+
+    fn available(&self, namespace: &str) {
+        self.emit(StorageEvent::RunsAvailable {
+            namespace: namespace.to_owned(),
+        });
+    }
+}
+
+impl Default for MemoryStorage {
+    fn default() -> Self {
+        MemoryStorage::new()
+    }
+}
+
+impl std::fmt::Debug for MemoryStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStorage").finish_non_exhaustive()
+    }
+}
+
+/// The status a reader sees: a queued run whose first attempt is not due is scheduled.
+fn visible(run: &Run, now: DateTime<Utc>) -> Run {
+    let mut run = run.clone();
+    run.status = visible_status(&run, now);
+    run
+}
+
+fn visible_status(run: &Run, now: DateTime<Utc>) -> RunStatus {
+    if run.status == RunStatus::Queued && run.attempt == 0 && run.run_at > now {
+        RunStatus::Scheduled
+    } else {
+        run.status
+    }
+}
+
+impl Space {
+    fn row(&self, namespace: &str, id: RunId) -> Result<&Row, Error> {
+        self.runs.get(&id).ok_or_else(|| not_found(namespace, id))
+    }
+
+    /// The row of `lease` if the lease still holds.
+    fn held(&mut self, lease: &Lease) -> Option<&mut Row> {
+        self.runs
+            .get_mut(&lease.id)
+            .filter(|row| row.run.status == RunStatus::Running && row.run.attempt == lease.attempt)
+    }
+
+    fn queue(&mut self, run: &Run, now: DateTime<Utc>) {
+        self.queues
+            .entry(run.task.clone())
+            .or_default()
+            .push(run, now);
+    }
+}
+
+fn not_found(namespace: &str, id: RunId) -> Error {
+    Error::RunNotFound {
+        id,
+        namespace: namespace.to_owned(),
+    }
+}
+
+/// Closes the open attempt of a row.
+fn close_attempt(
+    row: &mut Row,
+    now: DateTime<Utc>,
+    outcome: AttemptOutcome,
+    error: Option<String>,
+) {
+    let number = row.run.attempt;
+    if let Some(attempt) = row.attempts.iter_mut().rev().find(|a| a.number == number) {
+        if attempt.finished_at.is_none() {
+            attempt.finished_at = Some(now);
+            attempt.outcome = outcome;
+            attempt.error = error;
+        }
+    }
+}
+
+#[async_trait]
+impl Storage for MemoryStorage {
+    async fn enqueue(&self, runs: Vec<NewRun>) -> Result<Vec<Enqueued>, Error> {
+        let now = self.now();
+        let mut namespaces = Vec::new();
+        let mut out = Vec::with_capacity(runs.len());
+        {
+            let mut state = self.lock();
+            for new in runs {
+                let space = state.namespaces.entry(new.namespace.clone()).or_default();
+                if let Some(key) = &new.idempotency_key {
+                    if let Some(existing) = space.keys.get(key).and_then(|id| space.runs.get(id)) {
+                        out.push(Enqueued::new(visible(&existing.run, now), false));
+                        continue;
+                    }
+                }
+                let run = Run {
+                    id: new.id,
+                    namespace: new.namespace,
+                    task: new.task,
+                    status: RunStatus::Queued,
+                    payload: new.payload,
+                    attempt: 0,
+                    max_attempts: new.max_attempts.max(1),
+                    priority: new.priority,
+                    idempotency_key: new.idempotency_key,
+                    created_at: now,
+                    run_at: new.schedule.resolve(now),
+                    started_at: None,
+                    finished_at: None,
+                    last_error: None,
+                    replay_of: None,
+                    replay_reason: None,
+                };
+                if let Some(key) = &run.idempotency_key {
+                    space.keys.insert(key.clone(), run.id);
+                }
+                space.queue(&run, now);
+                out.push(Enqueued::new(visible(&run, now), true));
+                if !namespaces.contains(&run.namespace) {
+                    namespaces.push(run.namespace.clone());
+                }
+                space.runs.insert(
+                    run.id,
+                    Row {
+                        run,
+                        attempts: Vec::new(),
+                        lease_until: None,
+                    },
+                );
+            }
+        }
+        for namespace in namespaces {
+            self.available(&namespace);
+        }
+        Ok(out)
+    }
+
+    async fn claim(&self, request: ClaimRequest) -> Result<Vec<Run>, Error> {
+        let now = self.now();
+        let mut state = self.lock();
+        let Some(space) = state.namespaces.get_mut(&request.namespace) else {
+            return Ok(Vec::new());
+        };
+        let mut picked: Vec<(i16, DateTime<Utc>, RunId, String)> = Vec::new();
+        for task in &request.tasks {
+            if let Some(queue) = space.queues.get_mut(task) {
+                queue.promote(now);
+                picked.extend(
+                    queue
+                        .due
+                        .iter()
+                        .take(request.limit)
+                        .map(|&(p, at, id)| (p, at, id, task.clone())),
+                );
+            }
+        }
+        picked.sort();
+        picked.truncate(request.limit);
+        let lease_until = add(now, request.lease);
+        let mut claimed = Vec::with_capacity(picked.len());
+        for (priority, at, id, task) in picked {
+            if let Some(queue) = space.queues.get_mut(&task) {
+                queue.due.remove(&(priority, at, id));
+            }
+            let Some(row) = space.runs.get_mut(&id) else {
+                continue;
+            };
+            row.run.status = RunStatus::Running;
+            row.run.attempt = row.run.attempt.saturating_add(1);
+            row.run.started_at = Some(now);
+            row.lease_until = Some(lease_until);
+            row.attempts.push(Attempt {
+                number: row.run.attempt,
+                started_at: now,
+                finished_at: None,
+                outcome: AttemptOutcome::Running,
+                error: None,
+            });
+            space.running.insert(id);
+            claimed.push(row.run.clone());
+        }
+        Ok(claimed)
+    }
+
+    async fn heartbeat(&self, request: Heartbeat) -> Result<Vec<Lease>, Error> {
+        let now = self.now();
+        let until = add(now, request.lease);
+        let mut state = self.lock();
+        let Some(space) = state.namespaces.get_mut(&request.namespace) else {
+            return Ok(Vec::new());
+        };
+        let mut held = Vec::with_capacity(request.leases.len());
+        for lease in request.leases {
+            if let Some(row) = space.held(&lease) {
+                row.lease_until = Some(until);
+                held.push(lease);
+            }
+        }
+        Ok(held)
+    }
+
+    async fn finish(&self, namespace: &str, outcomes: Vec<Outcome>) -> Result<Finished, Error> {
+        let now = self.now();
+        let mut report = Finished::default();
+        let mut requeued = false;
+        {
+            let mut state = self.lock();
+            let Some(space) = state.namespaces.get_mut(namespace) else {
+                report.stale = outcomes.into_iter().map(|o| o.lease).collect();
+                return Ok(report);
+            };
+            for outcome in outcomes {
+                let Some(row) = space.held(&outcome.lease) else {
+                    report.stale.push(outcome.lease);
+                    continue;
+                };
+                row.lease_until = None;
+                match outcome.result {
+                    AttemptResult::Succeeded => {
+                        close_attempt(row, now, AttemptOutcome::Succeeded, None);
+                        row.run.status = RunStatus::Succeeded;
+                        row.run.finished_at = Some(now);
+                    }
+                    AttemptResult::Retry { error, delay } => {
+                        close_attempt(row, now, AttemptOutcome::Failed, Some(error.clone()));
+                        row.run.status = RunStatus::Retrying;
+                        row.run.run_at = add(now, delay);
+                        row.run.last_error = Some(error);
+                        let run = row.run.clone();
+                        space.queue(&run, now);
+                        requeued = true;
+                    }
+                    AttemptResult::DeadLetter { error } => {
+                        close_attempt(row, now, AttemptOutcome::Failed, Some(error.clone()));
+                        row.run.status = RunStatus::DeadLettered;
+                        row.run.finished_at = Some(now);
+                        row.run.last_error = Some(error);
+                    }
+                }
+                space.running.remove(&outcome.lease.id);
+                report.applied += 1;
+            }
+        }
+        if requeued {
+            self.available(namespace);
+        }
+        Ok(report)
+    }
+
+    async fn release(&self, namespace: &str, leases: Vec<Lease>) -> Result<usize, Error> {
+        let now = self.now();
+        let mut released = 0;
+        {
+            let mut state = self.lock();
+            let Some(space) = state.namespaces.get_mut(namespace) else {
+                return Ok(0);
+            };
+            for lease in leases {
+                let Some(row) = space.held(&lease) else {
+                    continue;
+                };
+                close_attempt(
+                    row,
+                    now,
+                    AttemptOutcome::Interrupted,
+                    Some(INTERRUPTED.to_owned()),
+                );
+                row.lease_until = None;
+                row.run.status = RunStatus::Queued;
+                row.run.run_at = now;
+                // The interrupted attempt does not use up the run's budget.
+                row.run.max_attempts = row.run.max_attempts.saturating_add(1);
+                let run = row.run.clone();
+                space.queue(&run, now);
+                space.running.remove(&lease.id);
+                released += 1;
+            }
+        }
+        if released > 0 {
+            self.available(namespace);
+        }
+        Ok(released)
+    }
+
+    async fn rescue_expired(&self, namespace: &str) -> Result<Vec<RunId>, Error> {
+        let now = self.now();
+        let mut rescued = Vec::new();
+        {
+            let mut state = self.lock();
+            let Some(space) = state.namespaces.get_mut(namespace) else {
+                return Ok(rescued);
+            };
+            let expired: Vec<RunId> = space
+                .running
+                .iter()
+                .copied()
+                .filter(|id| {
+                    space
+                        .runs
+                        .get(id)
+                        .and_then(|row| row.lease_until)
+                        .is_some_and(|until| until < now)
+                })
+                .collect();
+            for id in expired {
+                let Some(row) = space.runs.get_mut(&id) else {
+                    continue;
+                };
+                close_attempt(
+                    row,
+                    now,
+                    AttemptOutcome::LeaseExpired,
+                    Some(LEASE_EXPIRED.to_owned()),
+                );
+                row.lease_until = None;
+                row.run.last_error = Some(LEASE_EXPIRED.to_owned());
+                if row.run.attempt >= row.run.max_attempts {
+                    row.run.status = RunStatus::DeadLettered;
+                    row.run.finished_at = Some(now);
+                } else {
+                    row.run.status = RunStatus::Retrying;
+                    row.run.run_at = now;
+                    let run = row.run.clone();
+                    space.queue(&run, now);
+                }
+                space.running.remove(&id);
+                rescued.push(id);
+            }
+        }
+        if !rescued.is_empty() {
+            self.available(namespace);
+        }
+        Ok(rescued)
+    }
+
+    async fn get(&self, namespace: &str, id: RunId) -> Result<Option<Run>, Error> {
+        let now = self.now();
+        let state = self.lock();
+        Ok(state
+            .namespaces
+            .get(namespace)
+            .and_then(|space| space.runs.get(&id))
+            .map(|row| visible(&row.run, now)))
+    }
+
+    async fn list(&self, namespace: &str, filter: &ListRuns) -> Result<Page, Error> {
+        let now = self.now();
+        let state = self.lock();
+        let Some(space) = state.namespaces.get(namespace) else {
+            return Ok(Page {
+                runs: Vec::new(),
+                next_cursor: None,
+            });
+        };
+        let limit = filter.limit_value() as usize;
+        let upper = filter
+            .cursor_value()
+            .map_or(std::ops::Bound::Unbounded, |c| {
+                std::ops::Bound::Excluded(c.last_id())
+            });
+        let mut runs: Vec<Run> = space
+            .runs
+            .range((std::ops::Bound::Unbounded, upper))
+            .rev()
+            .map(|(_, row)| &row.run)
+            .filter(|run| filter.task_value().is_none_or(|task| run.task == task))
+            .filter(|run| {
+                filter
+                    .status_value()
+                    .is_none_or(|status| visible_status(run, now) == status)
+            })
+            .take(limit + 1)
+            .map(|run| visible(run, now))
+            .collect();
+        let next_cursor = if runs.len() > limit {
+            runs.truncate(limit);
+            runs.last().map(|run| Cursor::after(run.id))
+        } else {
+            None
+        };
+        Ok(Page { runs, next_cursor })
+    }
+
+    async fn attempts(&self, namespace: &str, id: RunId) -> Result<Vec<Attempt>, Error> {
+        let state = self.lock();
+        let space = state
+            .namespaces
+            .get(namespace)
+            .ok_or_else(|| not_found(namespace, id))?;
+        Ok(space.row(namespace, id)?.attempts.clone())
+    }
+
+    async fn cancel(&self, namespace: &str, id: RunId) -> Result<Run, Error> {
+        let now = self.now();
+        let run = {
+            let mut state = self.lock();
+            let space = state
+                .namespaces
+                .get_mut(namespace)
+                .ok_or_else(|| not_found(namespace, id))?;
+            let status = space.row(namespace, id)?.run.status;
+            if status.is_final() {
+                return Err(Error::NotCancellable { id, status });
+            }
+            let Some(row) = space.runs.get_mut(&id) else {
+                return Err(not_found(namespace, id));
+            };
+            if status == RunStatus::Running {
+                close_attempt(
+                    row,
+                    now,
+                    AttemptOutcome::Cancelled,
+                    Some("the run was cancelled while this attempt ran".to_owned()),
+                );
+            }
+            let before = row.run.clone();
+            row.run.status = RunStatus::Cancelled;
+            row.run.finished_at = Some(now);
+            row.lease_until = None;
+            let run = row.run.clone();
+            if let Some(queue) = space.queues.get_mut(&run.task) {
+                queue.remove(&before);
+            }
+            space.running.remove(&id);
+            run
+        };
+        self.emit(StorageEvent::Cancelled {
+            namespace: namespace.to_owned(),
+            id,
+        });
+        Ok(run)
+    }
+
+    async fn replay(
+        &self,
+        namespace: &str,
+        id: RunId,
+        new_id: RunId,
+        reason: String,
+    ) -> Result<Run, Error> {
+        let now = self.now();
+        let run = {
+            let mut state = self.lock();
+            let space = state
+                .namespaces
+                .get_mut(namespace)
+                .ok_or_else(|| not_found(namespace, id))?;
+            let original = &space.row(namespace, id)?.run;
+            if !original.status.is_final() {
+                return Err(Error::NotReplayable {
+                    id,
+                    status: visible_status(original, now),
+                });
+            }
+            let run = Run {
+                id: new_id,
+                namespace: namespace.to_owned(),
+                task: original.task.clone(),
+                status: RunStatus::Queued,
+                payload: original.payload.clone(),
+                attempt: 0,
+                max_attempts: original.max_attempts,
+                priority: original.priority,
+                idempotency_key: None,
+                created_at: now,
+                run_at: now,
+                started_at: None,
+                finished_at: None,
+                last_error: None,
+                replay_of: Some(id),
+                replay_reason: Some(reason),
+            };
+            space.queue(&run, now);
+            space.runs.insert(
+                run.id,
+                Row {
+                    run: run.clone(),
+                    attempts: Vec::new(),
+                    lease_until: None,
+                },
+            );
+            run
+        };
+        self.available(namespace);
+        Ok(run)
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<StorageEvent> {
+        self.shared.events.subscribe()
+    }
+}
+
+/// The error recorded when a worker's lease ran out.
+pub(crate) const LEASE_EXPIRED: &str =
+    "lease expired: the worker stopped renewing it (it crashed, was killed or stalled)";
+
+/// The error recorded when a worker handed a run back on shutdown.
+pub(crate) const INTERRUPTED: &str =
+    "the worker shut down before the attempt finished and handed the run back";

@@ -1,0 +1,316 @@
+//! The storage interface: where runs live. Policy lives in the runtime, persistence here.
+//!
+//! Every method is one verb taking plain data, most of them batch-first, so a backend can
+//! do each in one round trip. Every write of an attempt's result is fenced by the run id
+//! and attempt number ([`Lease`]): a worker that lost its lease cannot overwrite a newer
+//! attempt. Storages read time from their own clock (the database's, or a [`Clock`]) and
+//! never compute backoff: the runtime hands them delays.
+//!
+//! A backend proves itself with the conformance suite in `jobs::testing`.
+//!
+//! [`Clock`]: crate::Clock
+
+mod memory;
+
+pub use memory::MemoryStorage;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::broadcast;
+
+use crate::error::Error;
+use crate::list::{ListRuns, Page};
+use crate::run::{Attempt, Run, RunId};
+
+/// A place where runs live: memory, PostgreSQL, or a backend of your own.
+///
+/// Object-safe: the runtime holds an `Arc<dyn Storage>`.
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// Stores new runs, in order. A run whose idempotency key is already taken in its
+    /// namespace is not stored; the existing run comes back with `created: false`.
+    async fn enqueue(&self, runs: Vec<NewRun>) -> Result<Vec<Enqueued>, Error>;
+
+    /// Marks up to `limit` due runs as running under a lease and returns them, in
+    /// (priority, run_at, id) order, each with its attempt number already incremented.
+    async fn claim(&self, request: ClaimRequest) -> Result<Vec<Run>, Error>;
+
+    /// Extends the leases the worker still holds and returns them. A lease that does not
+    /// come back was cancelled or rescued: its attempt should stop.
+    async fn heartbeat(&self, request: Heartbeat) -> Result<Vec<Lease>, Error>;
+
+    /// Records the results of attempts. A result whose lease no longer holds (the run was
+    /// cancelled, rescued or claimed again) is dropped and reported as stale.
+    async fn finish(&self, namespace: &str, outcomes: Vec<Outcome>) -> Result<Finished, Error>;
+
+    /// Hands runs back unfinished (a worker shutting down). The interrupted attempt is
+    /// recorded and does not count against the run's attempts.
+    async fn release(&self, namespace: &str, leases: Vec<Lease>) -> Result<usize, Error>;
+
+    /// Returns the runs whose lease expired (their worker died or stalled) to the queue,
+    /// or dead-letters them when their attempts are spent. Returns their ids.
+    async fn rescue_expired(&self, namespace: &str) -> Result<Vec<RunId>, Error>;
+
+    /// One run, if it exists in this namespace.
+    async fn get(&self, namespace: &str, id: RunId) -> Result<Option<Run>, Error>;
+
+    /// A page of runs, newest first.
+    async fn list(&self, namespace: &str, filter: &ListRuns) -> Result<Page, Error>;
+
+    /// Every attempt of a run, oldest first.
+    async fn attempts(&self, namespace: &str, id: RunId) -> Result<Vec<Attempt>, Error>;
+
+    /// Cancels a run that has not finished. A running run becomes cancelled at once; its
+    /// open attempt is closed as cancelled and its worker's late result is dropped.
+    async fn cancel(&self, namespace: &str, id: RunId) -> Result<Run, Error>;
+
+    /// Makes `new_id` a new queued run with the task, payload and policy of finished run
+    /// `id`, linked to it and carrying `reason`. The original is untouched.
+    async fn replay(
+        &self,
+        namespace: &str,
+        id: RunId,
+        new_id: RunId,
+        reason: String,
+    ) -> Result<Run, Error>;
+
+    /// Events that let idle workers react at once instead of at their next poll.
+    fn subscribe(&self) -> broadcast::Receiver<StorageEvent>;
+}
+
+/// A run to store.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct NewRun {
+    /// Its id, made by the runtime.
+    pub id: RunId,
+    /// Its namespace.
+    pub namespace: String,
+    /// Its task's name.
+    pub task: String,
+    /// The payload as JSON.
+    pub payload: serde_json::Value,
+    /// Attempts it may make, the first included.
+    pub max_attempts: u32,
+    /// Lower runs first.
+    pub priority: i16,
+    /// At most one run per key and namespace.
+    pub idempotency_key: Option<String>,
+    /// When its first attempt is due.
+    pub schedule: Schedule,
+}
+
+impl NewRun {
+    /// A run of `task` due now, with a fresh id, priority 0 and no key.
+    pub fn new(
+        namespace: impl Into<String>,
+        task: impl Into<String>,
+        payload: serde_json::Value,
+        max_attempts: u32,
+    ) -> Self {
+        NewRun {
+            id: RunId::new(),
+            namespace: namespace.into(),
+            task: task.into(),
+            payload,
+            max_attempts,
+            priority: 0,
+            idempotency_key: None,
+            schedule: Schedule::Now,
+        }
+    }
+}
+
+/// When a new run's first attempt is due, resolved by the storage's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// As soon as a worker is free.
+    Now,
+    /// This long after the storage stores it.
+    After(Duration),
+    /// At this time; a time in the past means now.
+    At(DateTime<Utc>),
+}
+
+impl Schedule {
+    /// The due time, given the storage's `now`.
+    pub fn resolve(self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Schedule::Now => now,
+            Schedule::After(delay) => crate::clock::add(now, delay),
+            Schedule::At(at) => at.max(now),
+        }
+    }
+}
+
+/// What enqueueing returned: the run, and whether this call created it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Enqueued {
+    /// The run: new, or the one that already held the idempotency key.
+    pub run: Run,
+    /// `false` when the idempotency key was taken and `run` is the earlier run.
+    pub created: bool,
+}
+
+impl Enqueued {
+    /// A result (for storage implementations).
+    pub fn new(run: Run, created: bool) -> Self {
+        Enqueued { run, created }
+    }
+
+    /// The run's id.
+    pub fn id(&self) -> RunId {
+        self.run.id
+    }
+}
+
+/// What a worker asks for when it has free slots.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ClaimRequest {
+    /// The namespace to claim from.
+    pub namespace: String,
+    /// Only runs of these tasks (the ones the worker can run).
+    pub tasks: Vec<String>,
+    /// At most this many runs (the worker's free slots).
+    pub limit: usize,
+    /// How long the lease lasts unless extended by a heartbeat.
+    pub lease: Duration,
+    /// Who claims, for operators reading the runs.
+    pub worker: String,
+}
+
+impl ClaimRequest {
+    /// A request (for tests and other runtimes).
+    pub fn new(
+        namespace: impl Into<String>,
+        tasks: Vec<String>,
+        limit: usize,
+        lease: Duration,
+        worker: impl Into<String>,
+    ) -> Self {
+        ClaimRequest {
+            namespace: namespace.into(),
+            tasks,
+            limit,
+            lease,
+            worker: worker.into(),
+        }
+    }
+}
+
+/// A worker's hold on one attempt of one run: the fence for everything it writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Lease {
+    /// The run.
+    pub id: RunId,
+    /// The attempt the worker is running.
+    pub attempt: u32,
+}
+
+impl Lease {
+    /// The lease of `run`'s current attempt.
+    pub fn of(run: &Run) -> Self {
+        Lease {
+            id: run.id,
+            attempt: run.attempt,
+        }
+    }
+}
+
+/// A worker's periodic proof of life.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Heartbeat {
+    /// The namespace.
+    pub namespace: String,
+    /// The leases to extend.
+    pub leases: Vec<Lease>,
+    /// The new lease length, from now.
+    pub lease: Duration,
+}
+
+impl Heartbeat {
+    /// A heartbeat (for tests and other runtimes).
+    pub fn new(namespace: impl Into<String>, leases: Vec<Lease>, lease: Duration) -> Self {
+        Heartbeat {
+            namespace: namespace.into(),
+            leases,
+            lease,
+        }
+    }
+}
+
+/// The result of one attempt, as the runtime decided it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Outcome {
+    /// The lease the attempt ran under.
+    pub lease: Lease,
+    /// What happened.
+    pub result: AttemptResult,
+}
+
+impl Outcome {
+    /// An outcome (for tests and other runtimes).
+    pub fn new(lease: Lease, result: AttemptResult) -> Self {
+        Outcome { lease, result }
+    }
+}
+
+/// What the runtime decided after an attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptResult {
+    /// The run succeeded.
+    Succeeded,
+    /// The attempt failed; try again after `delay`.
+    Retry {
+        /// The attempt's error.
+        error: String,
+        /// The wait before the next attempt.
+        delay: Duration,
+    },
+    /// The attempt failed and no attempt follows.
+    DeadLetter {
+        /// The attempt's error.
+        error: String,
+    },
+}
+
+/// What [`Storage::finish`] did.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Finished {
+    /// Results recorded.
+    pub applied: usize,
+    /// Results dropped because their lease no longer held.
+    pub stale: Vec<Lease>,
+}
+
+impl Finished {
+    /// A report (for storage implementations).
+    pub fn new(applied: usize, stale: Vec<Lease>) -> Self {
+        Finished { applied, stale }
+    }
+}
+
+/// Something workers may want to react to at once.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum StorageEvent {
+    /// Runs became due in this namespace (enqueued, replayed, handed back, rescued).
+    RunsAvailable {
+        /// The namespace.
+        namespace: String,
+    },
+    /// This run was cancelled; the worker running it should stop.
+    Cancelled {
+        /// The namespace.
+        namespace: String,
+        /// The run.
+        id: RunId,
+    },
+}

@@ -1,0 +1,163 @@
+//! What a task is to the runtime: a payload type with a name, a policy and a handler.
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::context::Context;
+use crate::retry::RetryPolicy;
+
+/// A task: the payload struct that `#[jobs::task]` generates from an `async fn`.
+///
+/// You rarely implement this by hand; the attribute does it, registers the task and keeps
+/// the original function callable. Enqueueing takes any `T: Task`, so a payload that does
+/// not fit its handler does not compile.
+///
+/// # Examples
+///
+/// ```
+/// #[jobs::task(retry(attempts = 5, backoff = "exponential", initial_delay = "5s", max_delay = "300s"))]
+/// async fn notify_user(user_id: String, template: String) -> Result<(), jobs::TaskError> {
+///     Ok(())
+/// }
+///
+/// use jobs::Task;
+/// assert_eq!(NotifyUser::NAME, "notify-user");
+/// assert_eq!(NotifyUser::RETRY.attempts, 5);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a jobs task",
+    label = "not a task",
+    note = "a task payload is the struct that `#[jobs::task]` generates from an `async fn`"
+)]
+pub trait Task: Serialize + DeserializeOwned + Send + 'static {
+    /// The task's name, stored with every run (kebab-case of the fn by default).
+    const NAME: &'static str;
+    /// How often a failed run is tried again and how long it waits.
+    const RETRY: RetryPolicy;
+    /// The longest one attempt may take; `None` lets it run as long as it needs.
+    const TIMEOUT: Option<Duration>;
+
+    /// Runs one attempt.
+    fn run(self, ctx: Context) -> impl Future<Output = Result<(), TaskError>> + Send;
+}
+
+/// Why an attempt failed, and whether trying again could help.
+///
+/// Any `std::error::Error + Send + Sync` converts into a retryable `TaskError`, so a
+/// handler can use `?` on whatever it calls. Use [`TaskError::permanent`] when retrying is
+/// pointless (bad input, a deleted account): the run is dead-lettered at once.
+///
+/// `TaskError` deliberately does not implement `std::error::Error` itself, which is what
+/// lets it accept every error type through `From`.
+pub struct TaskError {
+    message: String,
+    permanent: bool,
+}
+
+impl TaskError {
+    /// A failure worth retrying per the task's policy.
+    pub fn retryable(message: impl fmt::Display) -> Self {
+        TaskError {
+            message: message.to_string(),
+            permanent: false,
+        }
+    }
+
+    /// A failure that no retry can fix: the run is dead-lettered now.
+    pub fn permanent(message: impl fmt::Display) -> Self {
+        TaskError {
+            message: message.to_string(),
+            permanent: true,
+        }
+    }
+
+    /// The error text that is stored with the attempt.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Whether the run is dead-lettered without further attempts.
+    pub fn is_permanent(&self) -> bool {
+        self.permanent
+    }
+}
+
+impl fmt::Debug for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskError")
+            .field("message", &self.message)
+            .field("permanent", &self.permanent)
+            .finish()
+    }
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for TaskError {
+    fn from(error: E) -> Self {
+        // Keep the whole chain: "request failed: connection refused".
+        let mut message = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        TaskError::retryable(message)
+    }
+}
+
+/// What a task function may return: `()` or `Result<(), E>` with `E: Into<TaskError>`.
+#[doc(hidden)]
+pub trait IntoTaskResult {
+    fn into_task_result(self) -> Result<(), TaskError>;
+}
+
+impl IntoTaskResult for () {
+    fn into_task_result(self) -> Result<(), TaskError> {
+        Ok(())
+    }
+}
+
+impl<E: Into<TaskError>> IntoTaskResult for Result<(), E> {
+    fn into_task_result(self) -> Result<(), TaskError> {
+        self.map_err(Into::into)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn errors_convert_with_their_chain() {
+        let e: TaskError = Outer(std::io::Error::other("inner")).into();
+        assert_eq!(e.message(), "outer: inner");
+        assert!(!e.is_permanent());
+        assert!(TaskError::permanent("gone").is_permanent());
+    }
+
+    #[test]
+    fn unit_and_results_are_task_results() {
+        assert!(().into_task_result().is_ok());
+        let failed: Result<(), std::io::Error> = Err(std::io::Error::other("x"));
+        assert_eq!(
+            failed
+                .into_task_result()
+                .map_err(|e| e.message().to_owned()),
+            Err("x".to_owned())
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! A real worker over the storage: wakeups, concurrency, shutdown, follow-ups.
+
+use std::time::Duration;
+
+use super::cancel_replay::wait_until;
+use super::ok;
+use crate::list::ListRuns;
+use crate::run::{AttemptOutcome, RunStatus};
+use crate::testing::Harness;
+use crate::testing::tasks::{FollowUp, Sleep, Succeed, seen};
+
+/// A worker runs everything enqueued (woken by the storage, not by polling: the poll
+/// interval is an hour) and shuts down with nothing left running.
+pub async fn worker_processes_runs_and_shuts_down_cleanly(h: Harness) {
+    let worker = h
+        .jobs
+        .worker()
+        .concurrency(4)
+        .poll_interval(Duration::from_secs(3600))
+        .start();
+    let token = format!("worker-{}", crate::RunId::new());
+    let payloads: Vec<Succeed> = (0..40)
+        .map(|_| Succeed {
+            token: token.clone(),
+        })
+        .collect();
+    let ids: Vec<_> = ok("enqueue_many", h.jobs.enqueue_many(payloads).await)
+        .iter()
+        .map(|e| e.id())
+        .collect();
+    for id in &ids {
+        h.wait_for(*id, RunStatus::Succeeded).await;
+    }
+    let report = worker.shutdown().await;
+    assert_eq!(report.completed, 40);
+    assert_eq!((report.handed_back, report.unwritten), (0, 0));
+    assert_eq!(seen(&token).len(), 40, "each run executed exactly once");
+}
+
+/// Shutdown waits up to its deadline, then hands unfinished runs back to the queue.
+pub async fn worker_shutdown_hands_back_unfinished_runs(h: Harness) {
+    let token = format!("shutdown-{}", crate::RunId::new());
+    let quick = ok(
+        "enqueue",
+        h.jobs
+            .enqueue(Sleep {
+                token: format!("{token}-quick"),
+                millis: 10,
+            })
+            .await,
+    )
+    .id();
+    let slow = ok(
+        "enqueue",
+        h.jobs
+            .enqueue(Sleep {
+                token: token.clone(),
+                millis: 60_000,
+            })
+            .await,
+    )
+    .id();
+    let worker = h
+        .jobs
+        .worker()
+        .concurrency(2)
+        .poll_interval(Duration::from_millis(10))
+        .shutdown_timeout(Duration::from_millis(300))
+        .start();
+    wait_until(|| seen(&token).contains(&"started".to_owned())).await;
+    h.wait_for(quick, RunStatus::Succeeded).await;
+    let report = worker.shutdown().await;
+    assert_eq!(report.handed_back, 1);
+    let run = h.run(slow).await;
+    assert_eq!(
+        run.status,
+        RunStatus::Queued,
+        "handed back, ready for another worker"
+    );
+    assert!(!seen(&token).contains(&"finished".to_owned()));
+    let attempts = ok("attempts", h.jobs.runs().attempts(&slow).await);
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].outcome, AttemptOutcome::Interrupted);
+    let running = ok(
+        "list",
+        h.jobs
+            .runs()
+            .list(ListRuns::new().status(RunStatus::Running))
+            .await,
+    );
+    assert!(running.runs.is_empty(), "nothing is left running");
+}
+
+/// A handler enqueues a follow-up through its `Context`; it runs too.
+pub async fn context_enqueues_follow_up_runs(h: Harness) {
+    let token = format!("follow-{}", crate::RunId::new());
+    ok(
+        "enqueue",
+        h.jobs
+            .enqueue(FollowUp {
+                token: token.clone(),
+            })
+            .await,
+    );
+    let report = ok("drain", h.jobs.drain().await);
+    assert_eq!(report.succeeded, 2);
+    let notes = seen(&token);
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    let follow_up: crate::RunId = match notes[0].parse() {
+        Ok(id) => id,
+        Err(error) => panic!("the follow-up id should parse: {error}"),
+    };
+    assert_eq!(h.run(follow_up).await.status, RunStatus::Succeeded);
+}

@@ -1,0 +1,84 @@
+//! `Jobs::drain`: run every due run to completion, here and now. For tests and scripts.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::execute::execute;
+use crate::client::Jobs;
+use crate::context::Context;
+use crate::error::Error;
+use crate::storage::{AttemptResult, ClaimRequest, Lease, Outcome};
+
+/// What [`Jobs::drain`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DrainReport {
+    /// Attempts that succeeded.
+    pub succeeded: usize,
+    /// Attempts that failed and will be retried later.
+    pub retried: usize,
+    /// Attempts that failed for good.
+    pub dead_lettered: usize,
+}
+
+impl DrainReport {
+    /// Attempts run in all.
+    pub fn attempts(&self) -> usize {
+        self.succeeded + self.retried + self.dead_lettered
+    }
+}
+
+impl Jobs {
+    /// Runs every run that is due now, one attempt at a time, until none is due, and
+    /// returns what happened. Runs that a handler enqueues and that are due are run too;
+    /// retries that are not yet due are not.
+    ///
+    /// Meant for tests (with a [`ManualClock`](crate::ManualClock), advance the clock
+    /// and drain again) and for one-shot scripts; services start a [`worker`](Self::worker).
+    ///
+    /// # Errors
+    ///
+    /// A storage failure.
+    pub async fn drain(&self) -> Result<DrainReport, Error> {
+        let mut report = DrainReport::default();
+        let tasks = self.registry().names();
+        loop {
+            let request = ClaimRequest::new(
+                self.namespace(),
+                tasks.clone(),
+                100,
+                Duration::from_secs(300),
+                format!("{}:drain", self.name()),
+            );
+            let runs = self.storage().claim(request).await?;
+            if runs.is_empty() {
+                return Ok(report);
+            }
+            let mut outcomes = Vec::with_capacity(runs.len());
+            for run in runs {
+                let Some(registration) = self.registry().get(&run.task) else {
+                    continue;
+                };
+                let ctx = Context::new(
+                    run.id,
+                    run.task.clone(),
+                    run.attempt,
+                    run.max_attempts,
+                    CancellationToken::new(),
+                    self.clone(),
+                );
+                let Some(result) = execute(registration, &run, ctx, drop).await else {
+                    continue;
+                };
+                match &result {
+                    AttemptResult::Succeeded => report.succeeded += 1,
+                    AttemptResult::Retry { .. } => report.retried += 1,
+                    AttemptResult::DeadLetter { .. } => report.dead_lettered += 1,
+                }
+                outcomes.push(Outcome::new(Lease::of(&run), result));
+            }
+            self.storage().finish(self.namespace(), outcomes).await?;
+        }
+    }
+}

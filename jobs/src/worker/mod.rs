@@ -1,0 +1,177 @@
+//! Workers: claim due runs, run their attempts, and record the results.
+//!
+//! A worker is a handful of tokio tasks sharing one [`pool::Pool`]: the claim loop (sized
+//! to free slots, woken by storage events, polling as a fallback), one task per attempt,
+//! a completer that writes results in batches, a heartbeat that extends leases and learns
+//! of cancellations, and a rescuer that returns the runs of vanished workers.
+
+mod drain;
+mod execute;
+mod pool;
+
+pub use drain::DrainReport;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::Jobs;
+
+/// Configures a worker. Get it from [`Jobs::worker`], then [`start`](Self::start) it.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), jobs::Error> {
+/// use std::time::Duration;
+/// # let jobs = jobs::Jobs::builder().storage(jobs::MemoryStorage::new()).build()?;
+///
+/// let worker = jobs.worker().concurrency(16).shutdown_timeout(Duration::from_secs(10)).start();
+/// // ... the app runs ...
+/// let report = worker.shutdown().await;
+/// assert_eq!(report.handed_back, 0);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a worker does nothing until started"]
+pub struct WorkerBuilder {
+    jobs: Jobs,
+    config: Config,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) concurrency: usize,
+    pub(crate) lease: Duration,
+    pub(crate) heartbeat: Option<Duration>,
+    pub(crate) poll_interval: Duration,
+    pub(crate) rescue_interval: Duration,
+    pub(crate) shutdown_timeout: Duration,
+    pub(crate) max_batch: usize,
+}
+
+impl Config {
+    pub(crate) fn heartbeat_interval(&self) -> Duration {
+        self.heartbeat
+            .unwrap_or(self.lease / 3)
+            .max(Duration::from_millis(1))
+    }
+}
+
+impl WorkerBuilder {
+    pub(crate) fn new(jobs: Jobs) -> Self {
+        WorkerBuilder {
+            jobs,
+            config: Config {
+                concurrency: 10,
+                lease: Duration::from_secs(30),
+                heartbeat: None,
+                poll_interval: Duration::from_secs(1),
+                rescue_interval: Duration::from_secs(15),
+                shutdown_timeout: Duration::from_secs(30),
+                max_batch: 1000,
+            },
+        }
+    }
+
+    /// Attempts run at once (at least 1). Default 10.
+    pub fn concurrency(mut self, slots: usize) -> Self {
+        self.config.concurrency = slots.max(1);
+        self
+    }
+
+    /// How long a claimed run stays this worker's without a heartbeat. If the worker dies,
+    /// its runs are retried once this has passed. Default 30 s.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.config.lease = lease.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How often leases are extended (and cancellations learned). Default: a third of
+    /// the lease.
+    pub fn heartbeat_interval(mut self, every: Duration) -> Self {
+        self.config.heartbeat = Some(every);
+        self
+    }
+
+    /// How often an idle worker looks for due runs when no storage event woke it
+    /// (scheduled runs becoming due, missed wakeups). Default 1 s.
+    pub fn poll_interval(mut self, every: Duration) -> Self {
+        self.config.poll_interval = every.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How often this worker looks for runs whose lease expired. Default 15 s.
+    pub fn rescue_interval(mut self, every: Duration) -> Self {
+        self.config.rescue_interval = every.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long [`WorkerHandle::shutdown`] waits for attempts in flight before it hands
+    /// their runs back. Default 30 s.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.config.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Starts the worker on the current tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, like `tokio::spawn`.
+    pub fn start(self) -> WorkerHandle {
+        let stop = CancellationToken::new();
+        let pool = Arc::new(pool::Pool::new(self.jobs, self.config));
+        let id = pool.id().to_owned();
+        let join = tokio::spawn(pool.run(stop.clone()));
+        WorkerHandle { id, stop, join }
+    }
+}
+
+/// A running worker. Call [`shutdown`](Self::shutdown) to stop it gracefully; dropping
+/// the handle leaves it running until the runtime ends.
+#[derive(Debug)]
+pub struct WorkerHandle {
+    id: String,
+    stop: CancellationToken,
+    join: JoinHandle<ShutdownReport>,
+}
+
+impl WorkerHandle {
+    /// This worker's id, as recorded on the runs it claims.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Stops claiming, waits for attempts in flight up to the shutdown timeout, hands the
+    /// runs of unfinished ones back to the queue, and writes every pending result.
+    pub async fn shutdown(self) -> ShutdownReport {
+        self.stop.cancel();
+        match self.join.await {
+            Ok(report) => report,
+            Err(error) => {
+                tracing::error!(worker = %self.id, %error, "worker task failed");
+                ShutdownReport::default()
+            }
+        }
+    }
+}
+
+/// What a worker did, reported when it shuts down.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Attempts whose results were recorded.
+    pub completed: usize,
+    /// Results the storage refused because the lease was lost meanwhile.
+    pub stale: usize,
+    /// Runs handed back unfinished at shutdown.
+    pub handed_back: usize,
+    /// Results that could not be written before the deadline (the storage was
+    /// unreachable); those runs are retried once their lease expires.
+    pub unwritten: usize,
+}

@@ -1,0 +1,490 @@
+//! The moving parts of one worker, sharing one `Pool`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{Notify, broadcast, mpsc};
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::Config;
+use super::ShutdownReport;
+use super::execute::execute;
+use crate::client::Jobs;
+use crate::context::Context;
+use crate::run::{Run, RunId};
+use crate::storage::{AttemptResult, ClaimRequest, Heartbeat, Lease, Outcome, StorageEvent};
+
+/// A lease this worker holds: until its result is written or the run is handed back.
+struct Held {
+    attempt: u32,
+    cancel: CancellationToken,
+    abort: Option<AbortHandle>,
+    /// The handler has returned; only the result write is pending.
+    returned: bool,
+}
+
+pub(crate) struct Pool {
+    jobs: Jobs,
+    config: Config,
+    id: String,
+    tasks: Vec<String>,
+    held: Mutex<HashMap<RunId, Held>>,
+    /// Handlers executing now; the free slots are `concurrency - running`.
+    running: AtomicUsize,
+    slot_freed: Notify,
+    results: mpsc::UnboundedSender<Outcome>,
+    results_rx: Mutex<Option<mpsc::UnboundedReceiver<Outcome>>>,
+    counts: Counts,
+}
+
+#[derive(Default)]
+struct Counts {
+    completed: AtomicUsize,
+    stale: AtomicUsize,
+    unwritten: AtomicUsize,
+}
+
+impl Pool {
+    pub(crate) fn new(jobs: Jobs, config: Config) -> Self {
+        let (results, results_rx) = mpsc::unbounded_channel();
+        let id = format!(
+            "{}:{}:{}",
+            jobs.name(),
+            std::process::id(),
+            &RunId::new().as_uuid().simple().to_string()[20..]
+        );
+        let tasks = jobs.registry().names();
+        Pool {
+            jobs,
+            config,
+            id,
+            tasks,
+            held: Mutex::new(HashMap::new()),
+            running: AtomicUsize::new(0),
+            slot_freed: Notify::new(),
+            results,
+            results_rx: Mutex::new(Some(results_rx)),
+            counts: Counts::default(),
+        }
+    }
+
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn held(&self) -> MutexGuard<'_, HashMap<RunId, Held>> {
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn namespace(&self) -> &str {
+        self.jobs.namespace()
+    }
+
+    /// The worker's life: claim until told to stop, then shut down gracefully.
+    pub(crate) async fn run(self: Arc<Self>, stop: CancellationToken) -> ShutdownReport {
+        tracing::info!(worker = %self.id, namespace = %self.namespace(), tasks = ?self.tasks, "worker started");
+        let background = CancellationToken::new();
+        let results_rx = self
+            .results_rx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let completer =
+            results_rx.map(|rx| tokio::spawn(self.clone().complete(rx, background.clone())));
+        let heartbeat = tokio::spawn(self.clone().heartbeat(background.clone()));
+        let rescuer = tokio::spawn(self.clone().rescue(stop.clone()));
+
+        self.claim_loop(&stop).await;
+        let handed_back = self.drain_in_flight().await;
+
+        // Write what is pending, then stop the heartbeat that kept those leases alive.
+        background.cancel();
+        if let Some(completer) = completer {
+            let deadline = self.config.shutdown_timeout.max(Duration::from_secs(1));
+            if tokio::time::timeout(deadline, completer).await.is_err() {
+                tracing::warn!(worker = %self.id, "results still unwritten at the deadline; their runs will be retried after their lease expires");
+            }
+        }
+        heartbeat.abort();
+        rescuer.abort();
+        let unwritten = self.held().len();
+        self.counts
+            .unwritten
+            .fetch_add(unwritten, Ordering::Relaxed);
+        let report = ShutdownReport {
+            completed: self.counts.completed.load(Ordering::Relaxed),
+            stale: self.counts.stale.load(Ordering::Relaxed),
+            handed_back,
+            unwritten: self.counts.unwritten.load(Ordering::Relaxed),
+        };
+        tracing::info!(worker = %self.id, ?report, "worker stopped");
+        report
+    }
+
+    async fn claim_loop(self: &Arc<Self>, stop: &CancellationToken) {
+        let mut events = Some(self.jobs.storage().subscribe());
+        let mut failures = 0u32;
+        while !stop.is_cancelled() {
+            let free = self
+                .config
+                .concurrency
+                .saturating_sub(self.running.load(Ordering::Acquire));
+            let mut claimed = 0;
+            if free > 0 && !self.tasks.is_empty() {
+                let request = ClaimRequest::new(
+                    self.namespace(),
+                    self.tasks.clone(),
+                    free,
+                    self.config.lease,
+                    self.id.clone(),
+                );
+                match self.jobs.storage().claim(request).await {
+                    Ok(runs) => {
+                        failures = 0;
+                        claimed = runs.len();
+                        for run in runs {
+                            self.start_attempt(run);
+                        }
+                    }
+                    Err(error) => {
+                        failures = failures.saturating_add(1);
+                        let wait = backoff(failures);
+                        tracing::warn!(worker = %self.id, %error, retry_in = ?wait, "claim failed");
+                        tokio::select! {
+                            _ = stop.cancelled() => return,
+                            _ = tokio::time::sleep(wait) => continue,
+                        }
+                    }
+                }
+            }
+            if free > 0 && claimed == free {
+                continue; // a full batch: more may be due
+            }
+            self.wait_for_work(stop, &mut events, free == 0).await;
+        }
+    }
+
+    /// Sleeps until a storage event, a freed slot, the poll interval or `stop`.
+    async fn wait_for_work(
+        &self,
+        stop: &CancellationToken,
+        events: &mut Option<broadcast::Receiver<StorageEvent>>,
+        full: bool,
+    ) {
+        let poll = tokio::time::sleep(self.config.poll_interval);
+        tokio::pin!(poll);
+        loop {
+            let event = async {
+                match events.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => return,
+                _ = self.slot_freed.notified(), if full => return,
+                event = event => match event {
+                    Ok(StorageEvent::RunsAvailable { namespace }) => {
+                        if !full && namespace == self.namespace() {
+                            return;
+                        }
+                    }
+                    Ok(StorageEvent::Cancelled { namespace, id }) => {
+                        if namespace == self.namespace() {
+                            self.cancel_local(id);
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => return,
+                    Err(broadcast::error::RecvError::Closed) => *events = None,
+                },
+                _ = &mut poll => return,
+            }
+        }
+    }
+
+    fn cancel_local(&self, id: RunId) {
+        if let Some(held) = self.held().get(&id) {
+            tracing::info!(worker = %self.id, run_id = %id, "run cancelled while running");
+            held.cancel.cancel();
+        }
+    }
+
+    fn start_attempt(self: &Arc<Self>, run: Run) {
+        let Some(registration) = self.jobs.registry().get(&run.task) else {
+            // Claims name only registered tasks, so a storage returned something else.
+            tracing::error!(worker = %self.id, run_id = %run.id, task = %run.task, "claimed a run of an unknown task; handing it back");
+            let storage = self.jobs.storage().clone();
+            let namespace = self.namespace().to_owned();
+            tokio::spawn(async move { storage.release(&namespace, vec![Lease::of(&run)]).await });
+            return;
+        };
+        let cancel = CancellationToken::new();
+        self.held().insert(
+            run.id,
+            Held {
+                attempt: run.attempt,
+                cancel: cancel.clone(),
+                abort: None,
+                returned: false,
+            },
+        );
+        self.running.fetch_add(1, Ordering::AcqRel);
+        let ctx = Context::new(
+            run.id,
+            run.task.clone(),
+            run.attempt,
+            run.max_attempts,
+            cancel,
+            self.jobs.clone(),
+        );
+        let span = tracing::info_span!(
+            "attempt",
+            run_id = %run.id,
+            task = %run.task,
+            attempt = run.attempt,
+            namespace = %run.namespace,
+        );
+        let pool = self.clone();
+        tokio::spawn(
+            async move {
+                let on_start = |abort: AbortHandle| {
+                    if let Some(held) = pool.held().get_mut(&run.id) {
+                        held.abort = Some(abort);
+                    }
+                };
+                let result = execute(registration, &run, ctx, on_start).await;
+                if let Some(result) = result {
+                    log_result(&run, &result);
+                    if let Some(held) = pool.held().get_mut(&run.id) {
+                        held.returned = true;
+                    }
+                    // The receiver lives as long as the pool's completer; if it is gone the
+                    // lease simply expires and the run is retried.
+                    let _ = pool.results.send(Outcome::new(Lease::of(&run), result));
+                }
+                pool.running.fetch_sub(1, Ordering::AcqRel);
+                pool.slot_freed.notify_one();
+            }
+            .instrument(span),
+        );
+    }
+
+    /// After claiming stopped: waits for handlers up to the deadline, then aborts the rest
+    /// and hands their runs back. Returns how many were handed back.
+    async fn drain_in_flight(&self) -> usize {
+        let deadline = Instant::now() + self.config.shutdown_timeout;
+        while self.running.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+            tokio::select! {
+                _ = self.slot_freed.notified() => {}
+                _ = tokio::time::sleep_until(deadline) => {}
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+        }
+        let stragglers: Vec<Lease> = {
+            let mut held = self.held();
+            let ids: Vec<RunId> = held
+                .iter()
+                .filter(|(_, h)| !h.returned)
+                .map(|(id, _)| *id)
+                .collect();
+            ids.into_iter()
+                .filter_map(|id| held.remove(&id).map(|h| (id, h)))
+                .map(|(id, h)| {
+                    if let Some(abort) = h.abort {
+                        abort.abort();
+                    }
+                    h.cancel.cancel();
+                    Lease {
+                        id,
+                        attempt: h.attempt,
+                    }
+                })
+                .collect()
+        };
+        if stragglers.is_empty() {
+            return 0;
+        }
+        let count = stragglers.len();
+        for attempt in 1..=5u32 {
+            match self
+                .jobs
+                .storage()
+                .release(self.namespace(), stragglers.clone())
+                .await
+            {
+                Ok(released) => {
+                    tracing::info!(worker = %self.id, released, "handed unfinished runs back");
+                    return count;
+                }
+                Err(error) => {
+                    tracing::warn!(worker = %self.id, %error, "could not hand runs back");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+            }
+        }
+        tracing::warn!(worker = %self.id, count, "runs not handed back; they are retried once their lease expires");
+        count
+    }
+
+    /// Writes results in batches until `stop`, then writes what is left and returns.
+    async fn complete(
+        self: Arc<Self>,
+        mut rx: mpsc::UnboundedReceiver<Outcome>,
+        stop: CancellationToken,
+    ) {
+        let mut batch = Vec::new();
+        loop {
+            let stopping = tokio::select! {
+                biased;
+                outcome = rx.recv() => match outcome {
+                    Some(outcome) => { batch.push(outcome); false }
+                    None => true,
+                },
+                _ = stop.cancelled() => true,
+            };
+            while batch.len() < self.config.max_batch {
+                match rx.try_recv() {
+                    Ok(outcome) => batch.push(outcome),
+                    Err(_) => break,
+                }
+            }
+            if !batch.is_empty() {
+                self.write(&mut batch).await;
+            }
+            if stopping && rx.is_empty() {
+                return;
+            }
+        }
+    }
+
+    /// Writes one batch of results, retrying while the storage fails.
+    async fn write(&self, batch: &mut Vec<Outcome>) {
+        let mut failures = 0u32;
+        loop {
+            match self
+                .jobs
+                .storage()
+                .finish(self.namespace(), batch.clone())
+                .await
+            {
+                Ok(report) => {
+                    self.counts
+                        .completed
+                        .fetch_add(report.applied, Ordering::Relaxed);
+                    self.counts
+                        .stale
+                        .fetch_add(report.stale.len(), Ordering::Relaxed);
+                    for lease in &report.stale {
+                        tracing::info!(worker = %self.id, run_id = %lease.id, attempt = lease.attempt, "result dropped: the run was cancelled or rescued meanwhile");
+                    }
+                    let mut held = self.held();
+                    for outcome in batch.drain(..) {
+                        if held
+                            .get(&outcome.lease.id)
+                            .is_some_and(|h| h.attempt == outcome.lease.attempt)
+                        {
+                            held.remove(&outcome.lease.id);
+                        }
+                    }
+                    return;
+                }
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    let wait = backoff(failures);
+                    tracing::warn!(worker = %self.id, %error, pending = batch.len(), retry_in = ?wait, "could not write results");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// Extends this worker's leases; cancels attempts whose lease was lost.
+    async fn heartbeat(self: Arc<Self>, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(self.config.heartbeat_interval());
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                _ = tick.tick() => {}
+            }
+            let leases: Vec<Lease> = self
+                .held()
+                .iter()
+                .map(|(id, h)| Lease {
+                    id: *id,
+                    attempt: h.attempt,
+                })
+                .collect();
+            if !leases.is_empty() {
+                let request = Heartbeat::new(self.namespace(), leases.clone(), self.config.lease);
+                match self.jobs.storage().heartbeat(request).await {
+                    Ok(kept) => {
+                        let kept: HashSet<Lease> = kept.into_iter().collect();
+                        let held = self.held();
+                        for lease in leases.iter().filter(|l| !kept.contains(l)) {
+                            if let Some(h) =
+                                held.get(&lease.id).filter(|h| h.attempt == lease.attempt)
+                            {
+                                if !h.cancel.is_cancelled() {
+                                    tracing::info!(worker = %self.id, run_id = %lease.id, "lease lost (cancelled or rescued); stopping the attempt");
+                                    h.cancel.cancel();
+                                }
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(worker = %self.id, %error, "heartbeat failed");
+                    }
+                }
+            }
+            if stop.is_cancelled() {
+                // Keep beating while results are being written at shutdown.
+                tokio::time::sleep(self.config.heartbeat_interval()).await;
+            }
+        }
+    }
+
+    /// Returns the runs of workers whose lease expired.
+    async fn rescue(self: Arc<Self>, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(self.config.rescue_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            match self.jobs.storage().rescue_expired(self.namespace()).await {
+                Ok(rescued) if !rescued.is_empty() => {
+                    tracing::warn!(worker = %self.id, count = rescued.len(), runs = ?rescued, "rescued runs whose lease expired");
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(worker = %self.id, %error, "rescue failed"),
+            }
+        }
+    }
+}
+
+fn log_result(run: &Run, result: &AttemptResult) {
+    match result {
+        AttemptResult::Succeeded => tracing::debug!("attempt succeeded"),
+        AttemptResult::Retry { error, delay } => {
+            tracing::info!(%error, retry_in = ?delay, "attempt failed; retry scheduled");
+        }
+        AttemptResult::DeadLetter { error } => {
+            tracing::warn!(%error, attempts = run.attempt, "run dead-lettered");
+        }
+    }
+}
+
+/// 100 ms, 200 ms, ... up to 5 s: waits between tries against a failing storage.
+fn backoff(failures: u32) -> Duration {
+    let exp = failures.saturating_sub(1).min(6);
+    Duration::from_millis(100 << exp).min(Duration::from_secs(5))
+}
