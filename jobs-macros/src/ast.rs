@@ -1,7 +1,8 @@
 //! A typed view of the task fn: its arguments sorted into the `Context` and the payload
-//! fields, with the signature rules checked on the way.
+//! fields, with the signature rules checked on the way, and the names derived from it.
 
 use proc_macro2::{Span, TokenStream};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Attribute, FnArg, Ident, Item, ItemFn, Pat, ReturnType, Type};
 
@@ -9,7 +10,9 @@ use crate::fallback::Errors;
 
 /// Attributes that rustc accepts on a fn parameter, so they stay there; every other
 /// attribute (`#[serde(default)]`, a doc comment) moves to the payload field.
-const PARAM_ATTRS: &[&str] = &["cfg", "cfg_attr", "allow", "warn", "deny", "forbid", "expect"];
+const PARAM_ATTRS: &[&str] = &[
+    "cfg", "cfg_attr", "allow", "warn", "deny", "forbid", "expect",
+];
 
 /// The task fn.
 pub(crate) struct TaskFn {
@@ -47,7 +50,37 @@ impl TaskFn {
 
     /// Whether a parameter takes the `Context`.
     pub(crate) fn takes_context(&self) -> bool {
-        self.params.iter().any(|param| matches!(param, Param::Context))
+        self.params
+            .iter()
+            .any(|param| matches!(param, Param::Context))
+    }
+
+    /// The fn's name without `r#`.
+    pub(crate) fn name(&self) -> String {
+        self.item.sig.ident.unraw().to_string()
+    }
+
+    /// The task name when the attribute gives none: `notify_user` -> `notify-user`.
+    pub(crate) fn default_task_name(&self) -> String {
+        let name = self.name();
+        match kebab(&name) {
+            kebab if kebab.is_empty() => name,
+            kebab => kebab,
+        }
+    }
+
+    /// The payload's name when the attribute gives none: `notify_user` -> `NotifyUser`,
+    /// made a valid identifier if it is not one (a fn `self_` gives `TaskSelf`). It has
+    /// the fn name's span, so errors about it (a clash with another item) point there.
+    pub(crate) fn default_payload(&self) -> Ident {
+        let span = self.item.sig.ident.span();
+        let camel = camel(&self.name());
+        let mut ident = [camel.clone(), format!("Task{camel}")]
+            .iter()
+            .find_map(|candidate| syn::parse_str::<Ident>(candidate).ok())
+            .unwrap_or_else(|| Ident::new("TaskPayload", span));
+        ident.set_span(span);
+        ident
     }
 
     /// Where the return type is written (or the fn's name when there is none), for
@@ -182,6 +215,32 @@ fn take_field_attrs(attrs: &mut Vec<Attribute>) -> Vec<Attribute> {
     moved
 }
 
+/// `notify_user` -> `notify-user`. Underscores at the ends or doubled are dropped.
+pub(crate) fn kebab(fn_name: &str) -> String {
+    words(fn_name)
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// `notify_user` -> `NotifyUser`: each word's first letter is capitalised, the rest kept.
+pub(crate) fn camel(fn_name: &str) -> String {
+    words(fn_name)
+        .map(|word| {
+            let mut chars = word.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+fn words(fn_name: &str) -> impl Iterator<Item = &str> {
+    let fn_name = fn_name.strip_prefix("r#").unwrap_or(fn_name);
+    fn_name.split('_').filter(|word| !word.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,13 +276,20 @@ mod tests {
         let moved: Vec<usize> = task.fields().map(|f| f.attrs.len()).collect();
         assert_eq!(moved, [1, 1]);
         let emitted = task.item.to_token_stream().to_string();
-        assert!(!emitted.contains("serde") && !emitted.contains("The b"), "{emitted}");
+        assert!(
+            !emitted.contains("serde") && !emitted.contains("The b"),
+            "{emitted}"
+        );
         assert!(emitted.contains("allow"), "{emitted}");
     }
 
     #[test]
     fn context_paths() {
-        for ty in [quote!(Context), quote!(jobs::Context), quote!(::jobs::Context)] {
+        for ty in [
+            quote!(Context),
+            quote!(jobs::Context),
+            quote!(::jobs::Context),
+        ] {
             let (task, _) = read_tokens(quote!(async fn f(c: #ty) {}));
             assert!(task.is_some_and(|t| t.takes_context()), "{ty}");
         }
@@ -257,5 +323,67 @@ mod tests {
         ));
         assert!(task.is_none());
         assert!(errors[0].contains("goes on an `async fn`"));
+    }
+
+    #[test]
+    fn kebab_case() {
+        assert_eq!(kebab("notify_user"), "notify-user");
+        assert_eq!(kebab("send"), "send");
+        assert_eq!(kebab("send_v2_email"), "send-v2-email");
+        assert_eq!(kebab("_private__task_"), "private-task");
+        assert_eq!(kebab("r#type"), "type");
+        assert_eq!(kebab("import_CSV"), "import-csv");
+    }
+
+    #[test]
+    fn camel_case() {
+        assert_eq!(camel("notify_user"), "NotifyUser");
+        assert_eq!(camel("send"), "Send");
+        assert_eq!(camel("send_v2_email"), "SendV2Email");
+        assert_eq!(camel("_private__task_"), "PrivateTask");
+        assert_eq!(camel("r#type"), "Type");
+        assert_eq!(camel("import_CSV"), "ImportCSV");
+        assert_eq!(camel("élan_vital"), "ÉlanVital");
+        assert_eq!(camel("run_2"), "Run2");
+    }
+
+    #[test]
+    fn default_names() {
+        let names = |tokens: TokenStream| {
+            let (task, _) = read_tokens(tokens);
+            let task = task.expect("a fn");
+            (task.default_task_name(), task.default_payload().to_string())
+        };
+        let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+        assert_eq!(
+            names(quote!(
+                async fn notify_user() {}
+            )),
+            pair("notify-user", "NotifyUser")
+        );
+        assert_eq!(
+            names(quote!(
+                async fn self_() {}
+            )),
+            pair("self", "TaskSelf")
+        );
+        assert_eq!(
+            names(quote!(
+                async fn __() {}
+            )),
+            pair("__", "Task")
+        );
+        assert_eq!(
+            names(quote!(
+                async fn r#type() {}
+            )),
+            pair("type", "Type")
+        );
+        assert_eq!(
+            names(quote!(
+                async fn _1() {}
+            )),
+            pair("1", "Task1")
+        );
     }
 }

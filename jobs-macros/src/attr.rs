@@ -30,7 +30,13 @@ mod kw {
 }
 
 const KEYS: &[&str] = &["name", "payload", "retry", "timeout"];
-const RETRY_KEYS: &[&str] = &["attempts", "backoff", "initial_delay", "max_delay", "delays"];
+const RETRY_KEYS: &[&str] = &[
+    "attempts",
+    "backoff",
+    "initial_delay",
+    "max_delay",
+    "delays",
+];
 
 /// A value and the span of the key that introduced it.
 pub(crate) struct Entry<T> {
@@ -59,6 +65,9 @@ pub(crate) struct RetryArgs {
     pub(crate) initial_delay: Option<Entry<LitStr>>,
     pub(crate) max_delay: Option<Entry<LitStr>>,
     pub(crate) delays: Option<Entry<Delays>>,
+    /// Whether an entry failed to parse, so a key may be missing only because of a typo:
+    /// rules about combinations of keys are then not checked, to avoid false errors.
+    pub(crate) incomplete: bool,
 }
 
 /// `["10s", "30s", "2m"]`.
@@ -105,7 +114,9 @@ impl Args {
             parenthesized!(content in input);
             let mut retry = RetryArgs::default();
             parse_entries(&content, errors, |input, errors| {
-                retry.parse_entry(input, errors)
+                let entry = retry.parse_entry(input, errors);
+                retry.incomplete |= entry.is_err();
+                entry
             });
             set(&mut self.retry, "retry", key, retry, errors);
         } else if lookahead.peek(kw::timeout) {
@@ -199,7 +210,10 @@ fn skip_past_comma(input: ParseStream<'_>) {
 /// Stores `value` in `slot`, or reports `key` as a duplicate.
 fn set<T>(slot: &mut Option<Entry<T>>, name: &str, key: Span, value: T, errors: &mut Errors) {
     if slot.is_some() {
-        errors.at(key, format!("duplicate key `{name}`; each key may appear once"));
+        errors.at(
+            key,
+            format!("duplicate key `{name}`; each key may appear once"),
+        );
     } else {
         *slot = Some(Entry { key, value });
     }
@@ -236,7 +250,12 @@ fn delays(input: ParseStream<'_>) -> syn::Result<Delays> {
 }
 
 /// The error for a token that is not one of `keys`.
-fn unknown_key(input: ParseStream<'_>, lookahead: Lookahead1<'_>, what: &str, keys: &[&str]) -> syn::Error {
+fn unknown_key(
+    input: ParseStream<'_>,
+    lookahead: Lookahead1<'_>,
+    what: &str,
+    keys: &[&str],
+) -> syn::Error {
     let Some((ident, _)) = input.cursor().ident() else {
         return lookahead.error();
     };
@@ -276,17 +295,36 @@ mod tests {
     #[test]
     fn every_key() {
         let (args, errors) = parse(quote!(
-            name = "n", payload = P, timeout = "30s",
-            retry(attempts = 5, backoff = "custom", initial_delay = "1s", max_delay = "2s",
-                  delays = ["10s", "30s",]),
+            name = "n",
+            payload = P,
+            timeout = "30s",
+            retry(
+                attempts = 5,
+                backoff = "custom",
+                initial_delay = "1s",
+                max_delay = "2s",
+                delays = ["10s", "30s",]
+            ),
         ));
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(args.name.map(|e| e.value.value()).as_deref(), Some("n"));
-        assert_eq!(args.payload.map(|e| e.value.to_string()).as_deref(), Some("P"));
-        assert_eq!(args.timeout.map(|e| e.value.value()).as_deref(), Some("30s"));
+        assert_eq!(
+            args.payload.map(|e| e.value.to_string()).as_deref(),
+            Some("P")
+        );
+        assert_eq!(
+            args.timeout.map(|e| e.value.value()).as_deref(),
+            Some("30s")
+        );
         let retry = args.retry.map(|e| e.value).unwrap_or_default();
-        assert_eq!(retry.attempts.map(|e| e.value.to_string()).as_deref(), Some("5"));
-        assert_eq!(retry.backoff.map(|e| e.value.value()).as_deref(), Some("custom"));
+        assert_eq!(
+            retry.attempts.map(|e| e.value.to_string()).as_deref(),
+            Some("5")
+        );
+        assert_eq!(
+            retry.backoff.map(|e| e.value.value()).as_deref(),
+            Some("custom")
+        );
         let delays: Vec<String> = retry
             .delays
             .map(|e| e.value.list.iter().map(LitStr::value).collect())
@@ -304,8 +342,12 @@ mod tests {
     #[test]
     fn every_error_at_once() {
         let (args, errors) = parse(quote!(
-            foo = 1, name = "a", name = "b", retry(atempts = 3, attempts = 2, attempts = 4),
-            timeout = 30, payload = P
+            foo = 1,
+            name = "a",
+            name = "b",
+            retry(atempts = 3, attempts = 2, attempts = 4),
+            timeout = 30,
+            payload = P
         ));
         assert_eq!(
             errors,

@@ -97,7 +97,11 @@ mod tests {
             "", "5", "s", "ms", "5 s", " 5s", "5s ", "5sec", "5S", "1.5s", "-5s", "+5s", "1h30m",
             "5ss", "5mss", "٣s", "5_000ms",
         ] {
-            assert_eq!(parse_millis(text), Err(DurationError::Malformed), "{text:?}");
+            assert_eq!(
+                parse_millis(text),
+                Err(DurationError::Malformed),
+                "{text:?}"
+            );
         }
     }
 
@@ -123,13 +127,19 @@ mod tests {
             parse_millis("213503982334602d"),
             Err(DurationError::TooLarge)
         );
-        assert_eq!(parse_millis("213503982334d"), Ok(213_503_982_334 * 86_400_000));
+        assert_eq!(
+            parse_millis("213503982334d"),
+            Ok(213_503_982_334 * 86_400_000)
+        );
     }
 
     #[test]
     fn messages() {
         let malformed = DurationError::Malformed.message("5 sec");
-        assert!(malformed.starts_with("invalid duration `5 sec`"), "{malformed}");
+        assert!(
+            malformed.starts_with("invalid duration `5 sec`"),
+            "{malformed}"
+        );
         assert!(malformed.contains("\"500ms\""), "{malformed}");
         assert!(DurationError::Zero.message("0s").contains("zero"));
     }
@@ -139,6 +149,9 @@ mod tests {
         let shown: Vec<String> = [1, 500, 1_000, 90_000, 120_000, 3_600_000, 86_400_000, 0]
             .map(|ms| Millis(ms).to_string())
             .into();
-        assert_eq!(shown, ["1ms", "500ms", "1s", "90s", "2m", "1h", "1d", "0ms"]);
+        assert_eq!(
+            shown,
+            ["1ms", "500ms", "1s", "90s", "2m", "1h", "1d", "0ms"]
+        );
     }
 }

@@ -13,16 +13,15 @@
 //! offending token, all reported at once. The generated code names only
 //! `::jobs::__private`, never the user's imports.
 //!
-//! The work is done in phases, one module each: [`attr`] parses the arguments,
-//! [`valid`] checks them, [`ast`] reads the fn, [`expand`] writes the output and
-//! [`fallback`] writes what is left when something is wrong.
+//! The work is done in phases, one module each: `attr` parses the arguments, `valid`
+//! checks them (with `duration` for the durations), `ast` reads the fn, `expand` writes
+//! the output and `fallback` writes what is left when something is wrong.
 
 #![doc(html_root_url = "https://docs.rs/jobs-macros/0.1.0")]
 #![doc(test(attr(deny(warnings))))]
 
 mod ast;
 mod attr;
-mod case;
 mod duration;
 mod expand;
 mod fallback;

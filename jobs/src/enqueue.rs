@@ -98,6 +98,16 @@ impl<'a, T: Task> Enqueue<'a, T> {
         self
     }
 
+    /// The run this enqueue would store, without storing it: for storages that can
+    /// enqueue inside the application's own transaction.
+    ///
+    /// # Errors
+    ///
+    /// A payload that does not serialize or is over the limit.
+    pub fn into_new_run(self) -> Result<NewRun, Error> {
+        new_run(self.jobs, &self.payload, self.options, None)
+    }
+
     async fn send(self, key: Option<String>) -> Result<Enqueued, Error> {
         let run = new_run(self.jobs, &self.payload, self.options, key)?;
         let mut stored = self.jobs.storage().enqueue(vec![run]).await?;
@@ -131,6 +141,16 @@ impl<'a, T: Task> EnqueueWithKey<'a, T> {
     pub fn priority(mut self, priority: i16) -> Self {
         self.inner = self.inner.priority(priority);
         self
+    }
+
+    /// See [`Enqueue::into_new_run`].
+    ///
+    /// # Errors
+    ///
+    /// A payload that does not serialize or is over the limit.
+    pub fn into_new_run(self) -> Result<NewRun, Error> {
+        let inner = self.inner;
+        new_run(inner.jobs, &inner.payload, inner.options, Some(self.key))
     }
 }
 
@@ -179,16 +199,26 @@ impl<'a, T: Task> EnqueueMany<'a, T> {
         self
     }
 
+    /// The runs this enqueue would store, without storing them: see
+    /// [`Enqueue::into_new_run`].
+    ///
+    /// # Errors
+    ///
+    /// A payload that does not serialize or is over the limit.
+    pub fn into_new_runs(self) -> Result<Vec<NewRun>, Error> {
+        self.payloads
+            .iter()
+            .map(|payload| new_run(self.jobs, payload, self.options, None))
+            .collect()
+    }
+
     async fn send(self) -> Result<Vec<Enqueued>, Error> {
         if self.payloads.is_empty() {
             return Ok(Vec::new());
         }
-        let runs = self
-            .payloads
-            .iter()
-            .map(|payload| new_run(self.jobs, payload, self.options, None))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.jobs.storage().enqueue(runs).await
+        let jobs = self.jobs;
+        let runs = self.into_new_runs()?;
+        jobs.storage().enqueue(runs).await
     }
 }
 

@@ -263,3 +263,130 @@ impl fmt::Display for AttemptOutcome {
         f.write_str(self.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_round_trip_and_sort_by_creation() {
+        let a = RunId::new();
+        let b = RunId::new();
+        assert!(a < b, "ids are time-ordered");
+        let text = a.to_string();
+        assert_eq!(text.len(), 36);
+        assert!(text.starts_with("run_"));
+        assert_eq!(text.parse::<RunId>().unwrap(), a);
+        assert_eq!(format!("{a:?}"), text);
+        let json = serde_json::to_string(&a).unwrap();
+        assert_eq!(serde_json::from_str::<RunId>(&json).unwrap(), a);
+    }
+
+    #[test]
+    fn malformed_run_ids_are_errors_not_panics() {
+        let long = "x".repeat(10_000);
+        let inputs = [
+            "",
+            "run_",
+            "run_123",
+            "0190a3b1c2d3e4f5a6b7c8d9e0f1a2b3",
+            "job_0190a3b1c2d3e4f5a6b7c8d9e0f1a2b3",
+            "run_0190a3b1c2d3e4f5a6b7c8d9e0f1a2bz",
+            "run_0190a3b1-c2d3-e4f5-a6b7-c8d9e0f1",
+            "run_0190a3b1c2d3e4f5a6b7c8d9e0f1a2b3 ",
+            "run_é190a3b1c2d3e4f5a6b7c8d9e0f1a2b",
+            "'; DROP TABLE runs; --",
+            &long,
+        ];
+        for input in inputs {
+            match input.parse::<RunId>() {
+                Err(Error::InvalidRunId { input: shown, reason }) => {
+                    assert!(shown.chars().count() <= 80);
+                    assert!(!reason.is_empty());
+                }
+                other => panic!("{input:?} should be invalid, got {other:?}"),
+            }
+        }
+        assert!(serde_json::from_str::<RunId>("\"run_1\"").is_err());
+        assert!(serde_json::from_str::<RunId>("17").is_err());
+    }
+
+    #[test]
+    fn statuses_have_their_documented_names() {
+        let names: Vec<String> = RunStatus::ALL
+            .iter()
+            .map(|s| serde_json::to_value(s).unwrap().as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "scheduled",
+                "queued",
+                "running",
+                "retrying",
+                "succeeded",
+                "cancelled",
+                "dead_lettered"
+            ]
+        );
+        for status in RunStatus::ALL {
+            assert_eq!(status.as_str().parse::<RunStatus>().unwrap(), status);
+            assert_eq!(status.to_string(), status.as_str());
+        }
+        for bad in ["", "dead-lettered", "Queued", "done", "queued "] {
+            assert!(matches!(
+                bad.parse::<RunStatus>(),
+                Err(Error::UnknownStatus { .. })
+            ));
+        }
+        assert!(serde_json::from_str::<RunStatus>("\"finished\"").is_err());
+    }
+
+    #[test]
+    fn a_run_serializes_with_every_documented_field() {
+        let now = chrono::Utc::now();
+        let run = Run {
+            id: RunId::new(),
+            namespace: "app".into(),
+            task: "notify-user".into(),
+            status: RunStatus::DeadLettered,
+            payload: serde_json::json!({ "user_id": "u1" }),
+            attempt: 5,
+            max_attempts: 5,
+            priority: 0,
+            idempotency_key: Some("welcome:u1".into()),
+            created_at: now,
+            run_at: now,
+            started_at: Some(now),
+            finished_at: Some(now),
+            last_error: Some("webhook delivery failed: 500".into()),
+            replay_of: None,
+            replay_reason: None,
+        };
+        let json = serde_json::to_value(&run).unwrap();
+        assert_eq!(json["status"], "dead_lettered");
+        assert_eq!(json["id"], run.id.to_string());
+        for field in [
+            "id",
+            "namespace",
+            "task",
+            "status",
+            "payload",
+            "attempt",
+            "max_attempts",
+            "priority",
+            "idempotency_key",
+            "created_at",
+            "run_at",
+            "started_at",
+            "finished_at",
+            "last_error",
+            "replay_of",
+            "replay_reason",
+        ] {
+            assert!(json.get(field).is_some(), "missing {field}");
+        }
+        let back: Run = serde_json::from_value(json).unwrap();
+        assert_eq!(back, run);
+    }
+}

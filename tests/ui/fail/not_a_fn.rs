@@ -1,0 +1,6 @@
+#[jobs::task]
+struct NotifyUser {
+    user_id: String,
+}
+
+fn main() {}
