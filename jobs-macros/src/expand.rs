@@ -95,16 +95,24 @@ fn expand(task_fn: &TaskFn, config: Config) -> TokenStream {
         None => quote!(::jobs::__private::None),
     };
     let line = quote_spanned!(fn_ident.span()=> ::core::line!());
+    // `#[cfg(...)]` written below the attribute applies to the whole task, not just the fn.
+    let cfgs: Vec<_> = item
+        .attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("cfg"))
+        .collect();
 
     quote! {
         #item
 
         // First, so that a type that cannot be a payload field is reported on that type
         // before the derives below complain about it.
+        #(#cfgs)*
         const _: () = {
             #(#checks)*
         };
 
+        #(#cfgs)*
         #[doc = #doc]
         #[derive(
             ::jobs::__private::serde::Serialize,
@@ -117,11 +125,13 @@ fn expand(task_fn: &TaskFn, config: Config) -> TokenStream {
             #(#fields,)*
         }
 
+        #(#cfgs)*
         impl ::jobs::__private::Task for #payload {
             const NAME: &'static str = #name;
             const RETRY: ::jobs::__private::RetryPolicy = #retry;
             const TIMEOUT: ::jobs::__private::Option<::jobs::__private::Duration> = #timeout;
 
+            #[allow(deprecated)]
             fn run(
                 self,
                 #ctx: ::jobs::__private::Context,
@@ -134,6 +144,7 @@ fn expand(task_fn: &TaskFn, config: Config) -> TokenStream {
             }
         }
 
+        #(#cfgs)*
         ::jobs::__private::inventory::submit! {
             ::jobs::__private::TaskRegistration::new::<#payload>(
                 ::core::module_path!(),

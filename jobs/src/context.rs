@@ -15,7 +15,7 @@ use crate::task::Task;
 ///
 /// # Examples
 ///
-/// ```
+/// ```rust,standalone_crate
 /// #[jobs::task]
 /// async fn import_file(ctx: jobs::Context, path: String) -> Result<(), jobs::TaskError> {
 ///     for chunk in 0..10 {

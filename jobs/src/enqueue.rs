@@ -16,7 +16,7 @@ use crate::task::Task;
 ///
 /// # Examples
 ///
-/// ```
+/// ```rust,standalone_crate
 /// # #[jobs::task(retry(attempts = 3))]
 /// # async fn send_reminder(user_id: String) {}
 /// # #[tokio::main(flavor = "current_thread")]

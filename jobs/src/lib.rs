@@ -9,7 +9,7 @@
 //! cancelled or been dead-lettered; failed attempts are retried per the task's policy and
 //! any finished run can be replayed.
 //!
-//! ```
+//! ```rust,standalone_crate
 //! use jobs::{Jobs, MemoryStorage, RunStatus};
 //!
 //! #[jobs::task(retry(attempts = 5, backoff = "exponential", initial_delay = "5s", max_delay = "300s"))]

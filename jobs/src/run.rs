@@ -300,7 +300,10 @@ mod tests {
         ];
         for input in inputs {
             match input.parse::<RunId>() {
-                Err(Error::InvalidRunId { input: shown, reason }) => {
+                Err(Error::InvalidRunId {
+                    input: shown,
+                    reason,
+                }) => {
                     assert!(shown.chars().count() <= 80);
                     assert!(!reason.is_empty());
                 }
@@ -315,7 +318,13 @@ mod tests {
     fn statuses_have_their_documented_names() {
         let names: Vec<String> = RunStatus::ALL
             .iter()
-            .map(|s| serde_json::to_value(s).unwrap().as_str().unwrap().to_owned())
+            .map(|s| {
+                serde_json::to_value(s)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
             .collect();
         assert_eq!(
             names,

@@ -9,7 +9,7 @@ use crate::run::{Attempt, Run, RunId};
 ///
 /// # Examples
 ///
-/// ```
+/// ```rust,standalone_crate
 /// # #[jobs::task]
 /// # async fn sync_provider(account_id: String) {}
 /// # #[tokio::main(flavor = "current_thread")]

@@ -18,7 +18,7 @@ use crate::retry::RetryPolicy;
 ///
 /// # Examples
 ///
-/// ```
+/// ```rust,standalone_crate
 /// #[jobs::task(retry(attempts = 5, backoff = "exponential", initial_delay = "5s", max_delay = "300s"))]
 /// async fn notify_user(user_id: String, template: String) -> Result<(), jobs::TaskError> {
 ///     Ok(())
@@ -117,6 +117,11 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for TaskError {
 
 /// What a task function may return: `()` or `Result<(), E>` with `E: Into<TaskError>`.
 #[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "a task fn must return `()` or `Result<(), E>` where `E` converts into `jobs::TaskError`",
+    label = "returns `{Self}`",
+    note = "any `std::error::Error + Send + Sync + 'static` converts, and so does `jobs::TaskError` itself"
+)]
 pub trait IntoTaskResult {
     fn into_task_result(self) -> Result<(), TaskError>;
 }

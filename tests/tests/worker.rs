@@ -1,9 +1,11 @@
 //! The worker on the memory storage: slots, wakeups, polling, leases, rescue, shutdown.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use jobs::storage::{ClaimRequest, Storage};
+use jobs::storage::ClaimRequest;
 use jobs::{Jobs, ManualClock, MemoryStorage, RunId, RunStatus, TaskError};
 
 static RUNNING: AtomicUsize = AtomicUsize::new(0);
@@ -43,7 +45,10 @@ async fn wait_for(jobs: &Jobs, id: RunId, status: RunStatus) {
         if run.status == status {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{id} never became {status}: {run:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{id} never became {status}: {run:?}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -52,24 +57,46 @@ async fn wait_for(jobs: &Jobs, id: RunId, status: RunStatus) {
 async fn a_worker_never_runs_more_than_its_slots() {
     let clock = ManualClock::new();
     let jobs = jobs_on(&clock, "slots");
-    let worker = jobs.worker().concurrency(3).poll_interval(Duration::from_millis(5)).start();
-    let runs = jobs.enqueue_many((0..12).map(|_| HoldSlot { millis: 30 })).await.unwrap();
+    let worker = jobs
+        .worker()
+        .concurrency(3)
+        .poll_interval(Duration::from_millis(5))
+        .start();
+    let runs = jobs
+        .enqueue_many((0..12).map(|_| HoldSlot { millis: 30 }))
+        .await
+        .unwrap();
     for run in &runs {
         wait_for(&jobs, run.id(), RunStatus::Succeeded).await;
     }
     let report = worker.shutdown().await;
     assert_eq!(report.completed, 12);
-    assert_eq!(PEAK.load(Ordering::SeqCst), 3, "three slots, all used, never more");
+    assert_eq!(
+        PEAK.load(Ordering::SeqCst),
+        3,
+        "three slots, all used, never more"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polling_picks_up_runs_that_become_due() {
     let clock = ManualClock::new();
     let jobs = jobs_on(&clock, "poll");
-    let worker = jobs.worker().poll_interval(Duration::from_millis(10)).start();
-    let id = jobs.enqueue(Quick { n: 1 }).delay(Duration::from_secs(3600)).await.unwrap().id();
+    let worker = jobs
+        .worker()
+        .poll_interval(Duration::from_millis(10))
+        .start();
+    let id = jobs
+        .enqueue(Quick { n: 1 })
+        .delay(Duration::from_secs(3600))
+        .await
+        .unwrap()
+        .id();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(jobs.runs().get(&id).await.unwrap().unwrap().status, RunStatus::Scheduled);
+    assert_eq!(
+        jobs.runs().get(&id).await.unwrap().unwrap().status,
+        RunStatus::Scheduled
+    );
     // No event announces that time passed: the poll finds it.
     clock.advance(Duration::from_secs(3600));
     wait_for(&jobs, id, RunStatus::Succeeded).await;
@@ -82,7 +109,13 @@ async fn the_rescuer_returns_runs_of_a_vanished_worker() {
     let jobs = jobs_on(&clock, "rescue");
     let id = jobs.enqueue(Quick { n: 2 }).await.unwrap().id();
     // A worker claims the run and vanishes without a word.
-    let request = ClaimRequest::new("rescue", vec!["quick".into()], 1, Duration::from_secs(30), "ghost");
+    let request = ClaimRequest::new(
+        "rescue",
+        vec!["quick".into()],
+        1,
+        Duration::from_secs(30),
+        "ghost",
+    );
     assert_eq!(jobs.storage().claim(request).await.unwrap().len(), 1);
 
     let worker = jobs
@@ -91,7 +124,11 @@ async fn the_rescuer_returns_runs_of_a_vanished_worker() {
         .rescue_interval(Duration::from_millis(5))
         .start();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(jobs.runs().get(&id).await.unwrap().unwrap().status, RunStatus::Running, "the lease still holds");
+    assert_eq!(
+        jobs.runs().get(&id).await.unwrap().unwrap().status,
+        RunStatus::Running,
+        "the lease still holds"
+    );
     clock.advance(Duration::from_secs(31));
     wait_for(&jobs, id, RunStatus::Succeeded).await;
     worker.shutdown().await;
@@ -110,13 +147,23 @@ async fn heartbeats_keep_a_long_attempt_leased() {
         .heartbeat_interval(Duration::from_millis(5))
         .poll_interval(Duration::from_millis(5))
         .start();
-    let id = jobs.enqueue(LongAttempt { millis: 400 }).await.unwrap().id();
+    let id = jobs
+        .enqueue(LongAttempt { millis: 400 })
+        .await
+        .unwrap()
+        .id();
     wait_for(&jobs, id, RunStatus::Running).await;
     // Two minutes pass on the storage's clock while the attempt runs; heartbeats renew it.
     for _ in 0..6 {
         clock.advance(Duration::from_secs(20));
         tokio::time::sleep(Duration::from_millis(40)).await;
-        assert!(jobs.storage().rescue_expired("heartbeat").await.unwrap().is_empty());
+        assert!(
+            jobs.storage()
+                .rescue_expired("heartbeat")
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
     wait_for(&jobs, id, RunStatus::Succeeded).await;
     worker.shutdown().await;
@@ -127,13 +174,24 @@ async fn heartbeats_keep_a_long_attempt_leased() {
 async fn a_worker_leaves_other_namespaces_alone() {
     let clock = ManualClock::new();
     let storage = MemoryStorage::with_clock(clock.clone());
-    let a = Jobs::builder().namespace("a").storage(storage.clone()).build().unwrap();
-    let b = Jobs::builder().namespace("b").storage(storage).build().unwrap();
+    let a = Jobs::builder()
+        .namespace("a")
+        .storage(storage.clone())
+        .build()
+        .unwrap();
+    let b = Jobs::builder()
+        .namespace("b")
+        .storage(storage)
+        .build()
+        .unwrap();
     let worker = a.worker().poll_interval(Duration::from_millis(5)).start();
     let theirs = b.enqueue(Quick { n: 3 }).await.unwrap().id();
     let mine = a.enqueue(Quick { n: 4 }).await.unwrap().id();
     wait_for(&a, mine, RunStatus::Succeeded).await;
     tokio::time::sleep(Duration::from_millis(30)).await;
-    assert_eq!(b.runs().get(&theirs).await.unwrap().unwrap().status, RunStatus::Queued);
+    assert_eq!(
+        b.runs().get(&theirs).await.unwrap().unwrap().status,
+        RunStatus::Queued
+    );
     worker.shutdown().await;
 }

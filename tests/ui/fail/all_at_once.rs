@@ -3,7 +3,7 @@
 #[jobs::task(
     nmae = "typo",
     retry(attempts = 0, backoff = "expo", initial_delay = "5 s"),
-    timeout = "0ms",
+    timeout = "0ms"
 )]
 async fn notify_user(user_id: String, #[serde(default)] template: String) {
     let _ = (user_id, template);

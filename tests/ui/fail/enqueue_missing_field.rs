@@ -4,7 +4,7 @@ async fn notify_user(user_id: String, template: String) {
 }
 
 async fn enqueue(jobs: &jobs::Jobs) {
-    let _ = jobs.enqueue(NotifyUser { user_id: "user_123".to_owned() }).await;
+    let _ = jobs.enqueue(NotifyUser { user_id: "u1".into() }).await;
 }
 
 fn main() {}

@@ -4,7 +4,7 @@ struct NotATask {
 }
 
 async fn enqueue(jobs: &jobs::Jobs) {
-    let _ = jobs.enqueue(NotATask { user_id: "user_123".to_owned() }).await;
+    let _ = jobs.enqueue(NotATask { user_id: "u1".into() }).await;
 }
 
 fn main() {}

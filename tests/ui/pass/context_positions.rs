@@ -51,11 +51,41 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let cx = |name: &str| Context::for_test(&jobs, name);
 
-    First { a: 1, b: "x".into() }.run(cx("t1")).await.expect("ok");
-    Middle { a: 2, b: "y".into() }.run(cx("t2")).await.expect("ok");
-    Last { a: 3, b: "z".into() }.run(cx("t3")).await.expect("ok");
-    Absent { a: 4, b: "w".into() }.run(cx("t4")).await.expect("ok");
-    Ctx { ctx: 5, absent: "v".into() }.run(cx("t5")).await.expect("ok");
+    First {
+        a: 1,
+        b: "x".into(),
+    }
+    .run(cx("t1"))
+    .await
+    .expect("ok");
+    Middle {
+        a: 2,
+        b: "y".into(),
+    }
+    .run(cx("t2"))
+    .await
+    .expect("ok");
+    Last {
+        a: 3,
+        b: "z".into(),
+    }
+    .run(cx("t3"))
+    .await
+    .expect("ok");
+    Absent {
+        a: 4,
+        b: "w".into(),
+    }
+    .run(cx("t4"))
+    .await
+    .expect("ok");
+    Ctx {
+        ctx: 5,
+        absent: "v".into(),
+    }
+    .run(cx("t5"))
+    .await
+    .expect("ok");
     OnlyContext {}.run(cx("t6")).await.expect("ok");
 
     let calls = CALLS.lock().expect("not poisoned").clone();
@@ -74,7 +104,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     absent(6, "direct".into()).await;
 
     // The payload is exactly the non-context arguments.
-    let json = serde_json::to_value(Middle { a: 7, b: "q".into() })?;
+    let json = serde_json::to_value(Middle {
+        a: 7,
+        b: "q".into(),
+    })?;
     assert_eq!(json, serde_json::json!({ "a": 7, "b": "q" }));
     assert_eq!(serde_json::to_value(OnlyContext {})?, serde_json::json!({}));
     Ok(())

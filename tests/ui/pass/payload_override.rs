@@ -17,10 +17,15 @@ mod nested {
 fn main() {
     assert_eq!(WelcomeEmail::NAME, "send-welcome");
     assert_eq!(WelcomeEmail::RETRY.attempts, 2);
-    let payload = WelcomeEmail { user_id: "u".into(), locale: "fr".into() };
+    let payload = WelcomeEmail {
+        user_id: "u".into(),
+        locale: "fr".into(),
+    };
     assert_eq!(payload.locale, "fr");
 
     assert_eq!(nested::Cleanup::NAME, "cleanup");
-    let payload = nested::Cleanup { older_than_days: 30 };
+    let payload = nested::Cleanup {
+        older_than_days: 30,
+    };
     assert_eq!(payload.older_than_days, 30);
 }

@@ -29,8 +29,13 @@ fn main() {
     ];
     assert_eq!(SyncAccount::NAME, "sync-account");
     assert_eq!(SyncAccount::RETRY, RetryPolicy::custom(10, DELAYS));
-    let waits: Vec<_> = (1..=10).map(|n| SyncAccount::RETRY.delay_after(n)).collect();
-    assert_eq!(waits[..7], DELAYS.iter().copied().map(Some).collect::<Vec<_>>()[..]);
+    let waits: Vec<_> = (1..=10)
+        .map(|n| SyncAccount::RETRY.delay_after(n))
+        .collect();
+    assert_eq!(
+        waits[..7],
+        DELAYS.iter().copied().map(Some).collect::<Vec<_>>()[..]
+    );
     assert_eq!(waits[8], Some(Duration::from_secs(86_400)));
     assert_eq!(waits[9], None);
 

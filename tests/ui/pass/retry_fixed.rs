@@ -16,10 +16,19 @@ async fn fixed_default() {}
 
 fn main() {
     assert_eq!(PollStatus::NAME, "poll-status");
-    assert_eq!(PollStatus::RETRY, RetryPolicy::fixed(4, Duration::from_secs(60)));
+    assert_eq!(
+        PollStatus::RETRY,
+        RetryPolicy::fixed(4, Duration::from_secs(60))
+    );
     assert!(matches!(PollStatus::RETRY.backoff, Backoff::Fixed(_)));
-    assert_eq!(PollStatus::RETRY.delay_after(3), Some(Duration::from_secs(60)));
+    assert_eq!(
+        PollStatus::RETRY.delay_after(3),
+        Some(Duration::from_secs(60))
+    );
     assert_eq!(PollStatus::RETRY.delay_after(4), None);
 
-    assert_eq!(FixedDefault::RETRY, RetryPolicy::fixed(3, Duration::from_secs(5)));
+    assert_eq!(
+        FixedDefault::RETRY,
+        RetryPolicy::fixed(3, Duration::from_secs(5))
+    );
 }

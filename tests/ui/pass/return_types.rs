@@ -34,11 +34,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cx = || Context::for_test(&jobs, "t");
 
     assert!(ReturnsUnit { n: 1 }.run(cx()).await.is_ok());
-    assert!(ReturnsTaskError { permanent: false }.run(cx()).await.is_ok());
-    let error = ReturnsTaskError { permanent: true }.run(cx()).await.expect_err("fails");
+    assert!(
+        ReturnsTaskError { permanent: false }
+            .run(cx())
+            .await
+            .is_ok()
+    );
+    let error = ReturnsTaskError { permanent: true }
+        .run(cx())
+        .await
+        .expect_err("fails");
     assert!(error.is_permanent());
     assert!(ReturnsIoError { fail: false }.run(cx()).await.is_ok());
-    let error = ReturnsIoError { fail: true }.run(cx()).await.expect_err("fails");
+    let error = ReturnsIoError { fail: true }
+        .run(cx())
+        .await
+        .expect_err("fails");
     assert_eq!(error.message(), "disk full");
     assert!(!error.is_permanent());
     Ok(())
