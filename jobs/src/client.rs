@@ -1,5 +1,7 @@
 //! `Jobs`: the handle an application keeps to enqueue, read and work runs.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::enqueue::{Enqueue, EnqueueMany};
@@ -25,6 +27,7 @@ struct Inner {
     storage: Arc<dyn Storage>,
     registry: Registry,
     max_payload_bytes: usize,
+    state: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Jobs {
@@ -108,6 +111,14 @@ impl Jobs {
         self.inner.registry.names()
     }
 
+    /// The application state of type `T` given to [`JobsBuilder::state`], if any.
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.inner
+            .state
+            .get(&TypeId::of::<T>())
+            .and_then(|value| value.downcast_ref::<T>())
+    }
+
     pub(crate) fn registry(&self) -> &Registry {
         &self.inner.registry
     }
@@ -120,6 +131,7 @@ pub struct JobsBuilder {
     namespace: Option<String>,
     storage: Option<Arc<dyn Storage>>,
     max_payload_bytes: Option<usize>,
+    state: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
 }
 
 impl JobsBuilder {
@@ -141,15 +153,45 @@ impl JobsBuilder {
         self
     }
 
-    /// Where runs live.
-    pub fn storage(mut self, storage: impl Storage) -> Self {
-        self.storage = Some(Arc::new(storage));
+    /// Where runs live: a storage, or an `Arc<dyn Storage>` already shared.
+    pub fn storage(mut self, storage: impl IntoStorage) -> Self {
+        self.storage = Some(storage.into_storage());
         self
     }
 
-    /// Where runs live, when the storage is already shared.
+    /// Where runs live, when the storage is already shared. The same as
+    /// [`storage`](Self::storage) with an `Arc<dyn Storage>`.
     pub fn shared_storage(mut self, storage: Arc<dyn Storage>) -> Self {
         self.storage = Some(storage);
+        self
+    }
+
+    /// Application state that handlers reach with [`Context::state`](crate::Context::state)
+    /// (an HTTP client, a database pool, a mailer). One value per type; a later call with
+    /// the same type replaces the earlier value.
+    ///
+    /// # Examples
+    ///
+    /// ```rust,standalone_crate
+    /// #[derive(Clone)]
+    /// struct Mailer { from: String }
+    ///
+    /// #[jobs::task]
+    /// async fn send_welcome(ctx: jobs::Context, to: String) -> Result<(), jobs::TaskError> {
+    ///     let mailer = ctx.state::<Mailer>()?;
+    ///     println!("mail from {} to {to}", mailer.from);
+    ///     Ok(())
+    /// }
+    ///
+    /// let jobs = jobs::Jobs::builder()
+    ///     .storage(jobs::MemoryStorage::new())
+    ///     .state(Mailer { from: "hello@example.com".into() })
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(jobs.state::<Mailer>().map(|m| m.from.as_str()), Some("hello@example.com"));
+    /// ```
+    pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.state.insert(TypeId::of::<T>(), Arc::new(value));
         self
     }
 
@@ -188,7 +230,27 @@ impl JobsBuilder {
                 max_payload_bytes: self
                     .max_payload_bytes
                     .unwrap_or(Self::DEFAULT_MAX_PAYLOAD_BYTES),
+                state: self.state,
             }),
         })
+    }
+}
+
+/// What [`JobsBuilder::storage`] accepts: any [`Storage`], or an `Arc<dyn Storage>` that
+/// is already shared with other `Jobs`.
+pub trait IntoStorage {
+    /// The storage, ready to share.
+    fn into_storage(self) -> Arc<dyn Storage>;
+}
+
+impl<S: Storage> IntoStorage for S {
+    fn into_storage(self) -> Arc<dyn Storage> {
+        Arc::new(self)
+    }
+}
+
+impl IntoStorage for Arc<dyn Storage> {
+    fn into_storage(self) -> Arc<dyn Storage> {
+        self
     }
 }

@@ -5,7 +5,7 @@ use tokio_util::sync::CancellationToken;
 use crate::client::Jobs;
 use crate::enqueue::Enqueue;
 use crate::run::RunId;
-use crate::task::Task;
+use crate::task::{Task, TaskError};
 
 /// The attempt a handler is running: its run, its attempt number, whether it was
 /// cancelled, and a handle to enqueue follow-up runs.
@@ -113,6 +113,22 @@ impl Context {
     /// The `Jobs` this attempt runs under.
     pub fn jobs(&self) -> &Jobs {
         &self.jobs
+    }
+
+    /// The application state of type `T` given to
+    /// [`JobsBuilder::state`](crate::JobsBuilder::state).
+    ///
+    /// # Errors
+    ///
+    /// None was given: a permanent [`TaskError`] saying which type is missing, so `?` in a
+    /// handler dead-letters the run with that message.
+    pub fn state<T: Send + Sync + 'static>(&self) -> Result<&T, TaskError> {
+        self.jobs.state::<T>().ok_or_else(|| {
+            TaskError::permanent(format!(
+                "no state of type `{}`: give it to `Jobs::builder().state(..)`",
+                std::any::type_name::<T>()
+            ))
+        })
     }
 
     /// Enqueues a follow-up run, exactly like [`Jobs::enqueue`].

@@ -54,6 +54,14 @@ pub enum Error {
         /// The text given (cut to 80 characters).
         input: String,
     },
+    /// Text that is not an attempt outcome.
+    #[error(
+        "unknown attempt outcome `{input}`; expected one of running, succeeded, failed, cancelled, lease_expired, interrupted"
+    )]
+    UnknownOutcome {
+        /// The text given (cut to 80 characters).
+        input: String,
+    },
     /// A payload that cannot be stored.
     #[error("payload of task `{task}` could not be serialized: {reason}")]
     Payload {
@@ -88,13 +96,15 @@ pub enum Error {
     #[error("invalid configuration: {0}")]
     Config(String),
     /// The storage failed (connection lost, query failed...). Usually worth retrying.
-    #[error("storage error while trying to {action}: {source}")]
+    ///
+    /// The message includes the storage's own error, so printing this error alone tells
+    /// the whole story; it is not repeated as a `source()`.
+    #[error("storage error while trying to {action}: {cause}")]
     Storage {
         /// What was being done.
         action: String,
         /// The storage's error.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        cause: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -106,7 +116,7 @@ impl Error {
     ) -> Self {
         Error::Storage {
             action: action.into(),
-            source: source.into(),
+            cause: source.into(),
         }
     }
 }

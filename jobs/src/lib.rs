@@ -61,7 +61,7 @@ pub mod testing;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use crate::client::{Jobs, JobsBuilder};
+pub use crate::client::{IntoStorage, Jobs, JobsBuilder};
 pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use crate::context::Context;
 pub use crate::enqueue::{Enqueue, EnqueueMany};

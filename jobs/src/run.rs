@@ -54,7 +54,11 @@ impl Default for RunId {
 
 impl fmt::Display for RunId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", Self::PREFIX, self.0.simple())
+        let mut buf = [0u8; 36];
+        buf[..4].copy_from_slice(Self::PREFIX.as_bytes());
+        self.0.simple().encode_lower(&mut buf[4..]);
+        // Both halves are ASCII, so this never fails.
+        f.pad(std::str::from_utf8(&buf).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -154,7 +158,7 @@ impl RunStatus {
 
 impl fmt::Display for RunStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -171,9 +175,9 @@ impl FromStr for RunStatus {
     }
 }
 
-/// One run of a task, as stored. Plain data; serializes to JSON.
+/// One run of a task, as stored. Plain data with public fields (storages build it);
+/// serializes to JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct Run {
     /// The run's id.
     pub id: RunId,
@@ -209,9 +213,8 @@ pub struct Run {
     pub replay_reason: Option<String>,
 }
 
-/// One attempt of a run.
+/// One attempt of a run. Plain data (storages build it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct Attempt {
     /// 1 for the first attempt.
     pub number: u32,
@@ -258,9 +261,34 @@ impl AttemptOutcome {
     }
 }
 
+impl AttemptOutcome {
+    /// Every outcome.
+    pub const ALL: [AttemptOutcome; 6] = [
+        AttemptOutcome::Running,
+        AttemptOutcome::Succeeded,
+        AttemptOutcome::Failed,
+        AttemptOutcome::Cancelled,
+        AttemptOutcome::LeaseExpired,
+        AttemptOutcome::Interrupted,
+    ];
+}
+
+impl FromStr for AttemptOutcome {
+    type Err = Error;
+
+    fn from_str(input: &str) -> Result<Self, Error> {
+        AttemptOutcome::ALL
+            .into_iter()
+            .find(|o| o.as_str() == input)
+            .ok_or_else(|| Error::UnknownOutcome {
+                input: input.chars().take(80).collect(),
+            })
+    }
+}
+
 impl fmt::Display for AttemptOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
 use super::{
-    AttemptResult, ClaimRequest, Enqueued, Finished, Heartbeat, Lease, NewRun, Outcome, Storage,
-    StorageEvent,
+    AttemptResult, CANCELLED, ClaimRequest, Enqueued, Finished, Heartbeat, INTERRUPTED,
+    LEASE_EXPIRED, Lease, NewRun, Outcome, Storage, StorageEvent,
 };
 use crate::clock::{Clock, SystemClock, add};
 use crate::error::Error;
@@ -540,7 +540,7 @@ impl Storage for MemoryStorage {
                     row,
                     now,
                     AttemptOutcome::Cancelled,
-                    Some("the run was cancelled while this attempt ran".to_owned()),
+                    Some(CANCELLED.to_owned()),
                 );
             }
             let before = row.run.clone();
@@ -619,11 +619,3 @@ impl Storage for MemoryStorage {
         self.shared.events.subscribe()
     }
 }
-
-/// The error recorded when a worker's lease ran out.
-pub(crate) const LEASE_EXPIRED: &str =
-    "lease expired: the worker stopped renewing it (it crashed, was killed or stalled)";
-
-/// The error recorded when a worker handed a run back on shutdown.
-pub(crate) const INTERRUPTED: &str =
-    "the worker shut down before the attempt finished and handed the run back";

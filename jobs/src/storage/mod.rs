@@ -24,6 +24,17 @@ use crate::error::Error;
 use crate::list::{ListRuns, Page};
 use crate::run::{Attempt, Run, RunId};
 
+/// The error recorded on an attempt whose lease ran out (and on its run, when rescued).
+pub const LEASE_EXPIRED: &str =
+    "lease expired: the worker stopped renewing it (it crashed, was killed or stalled)";
+
+/// The error recorded on an attempt whose worker handed the run back on shutdown.
+pub const INTERRUPTED: &str =
+    "the worker shut down before the attempt finished and handed the run back";
+
+/// The error recorded on an attempt that was running when its run was cancelled.
+pub const CANCELLED: &str = "the run was cancelled while this attempt ran";
+
 /// A place where runs live: memory, PostgreSQL, or a backend of your own.
 ///
 /// Object-safe: the runtime holds an `Arc<dyn Storage>`.
