@@ -1,0 +1,90 @@
+//! Rows into `jobs` values, and `jobs` values into bind parameters.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use jobs::{Attempt, AttemptOutcome, Error, Run, RunId, RunStatus};
+use serde_json::Value;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use uuid::Uuid;
+
+/// The longest lease or delay a statement accepts (100 years); longer ones are cut to it,
+/// as `timestamptz` arithmetic would otherwise overflow.
+const MAX_MICROS: i64 = 100 * 366 * 24 * 3600 * 1_000_000;
+
+/// `duration` in microseconds, for `$n * interval '1 microsecond'`.
+pub(crate) fn micros(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).map_or(MAX_MICROS, |us| us.min(MAX_MICROS))
+}
+
+/// A `u32` count for an `integer` column.
+pub(crate) fn int4(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+/// Text for a `text` column. PostgreSQL text cannot hold NUL, so diagnostic text (errors,
+/// reasons) has it replaced by U+FFFD instead of failing the whole statement.
+pub(crate) fn clean_text(text: String) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "\u{FFFD}")
+    } else {
+        text
+    }
+}
+
+/// A `Run` from a row holding the run columns (see `sql::RUN_COLUMNS`).
+pub(crate) fn run(row: &PgRow) -> Result<Run, Error> {
+    build_run(row).map_err(|e| Error::storage("read a run from PostgreSQL", e))
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn build_run(row: &PgRow) -> Result<Run, BoxError> {
+    Ok(Run {
+        id: RunId::from_uuid(row.try_get("id")?),
+        namespace: row.try_get("namespace")?,
+        task: row.try_get("task")?,
+        status: row.try_get::<&str, _>("status")?.parse::<RunStatus>()?,
+        payload: row.try_get::<Value, _>("payload")?,
+        attempt: count(row.try_get("attempt")?),
+        max_attempts: count(row.try_get("max_attempts")?),
+        priority: row.try_get("priority")?,
+        idempotency_key: row.try_get("idempotency_key")?,
+        created_at: row.try_get("created_at")?,
+        run_at: row.try_get("run_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        last_error: row.try_get("last_error")?,
+        replay_of: row
+            .try_get::<Option<Uuid>, _>("replay_of")?
+            .map(RunId::from_uuid),
+        replay_reason: row.try_get("replay_reason")?,
+    })
+}
+
+/// An `Attempt` from a row of the attempts query, or `None` for the row of a run without
+/// attempts (a LEFT JOIN that matched nothing).
+pub(crate) fn attempt(row: &PgRow) -> Result<Option<Attempt>, Error> {
+    build_attempt(row).map_err(|e| Error::storage("read an attempt from PostgreSQL", e))
+}
+
+fn build_attempt(row: &PgRow) -> Result<Option<Attempt>, BoxError> {
+    let Some(number) = row.try_get::<Option<i32>, _>("number")? else {
+        return Ok(None);
+    };
+    let started_at: DateTime<Utc> = row.try_get("started_at")?;
+    Ok(Some(Attempt {
+        number: count(number),
+        started_at,
+        finished_at: row.try_get("finished_at")?,
+        outcome: row
+            .try_get::<&str, _>("outcome")?
+            .parse::<AttemptOutcome>()?,
+        error: row.try_get("error")?,
+    }))
+}
+
+fn count(value: i32) -> u32 {
+    u32::try_from(value).unwrap_or(0)
+}

@@ -1,0 +1,313 @@
+//! The SQL text of every statement, formatted once per storage with its schema.
+//!
+//! Only the validated schema name and the channel derived from it are formatted into the
+//! text; every value (namespaces, task names, keys, payloads, errors, reasons) is a bind
+//! parameter. `$1` is always the clock: NULL means the database's `now()`.
+
+/// The time every statement uses: the storage's [`Clock`](jobs::Clock) when one was given
+/// (bound as `$1`), else the database's.
+const NOW: &str = "coalesce($1::timestamptz, now())";
+
+/// The columns of a run as `jobs::Run` has them, with `scheduled` derived from a stored
+/// `queued` run whose first attempt is not due.
+const RUN_COLUMNS: &str = "r.id, r.namespace, r.task, \
+    CASE WHEN r.status = 'queued' AND r.attempt = 0 AND r.run_at > {now} \
+         THEN 'scheduled' ELSE r.status END AS status, \
+    r.payload, r.attempt, r.max_attempts, r.priority, r.idempotency_key, r.created_at, \
+    r.run_at, r.started_at, r.finished_at, r.last_error, r.replay_of, r.replay_reason";
+
+/// Stores a batch of runs in one statement. Keys already taken are skipped (`ON CONFLICT
+/// DO NOTHING` on the unique partial index) and read back by the caller; one NOTIFY per
+/// namespace with a due run, in the same statement.
+///
+/// `$2` origin, `$3..$11` the columns as arrays.
+const ENQUEUE: &str = "
+WITH input AS (
+    SELECT *
+    FROM unnest($3::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::int4[], $8::int2[],
+                $9::text[], $10::timestamptz[], $11::int8[])
+         WITH ORDINALITY AS t(id, namespace, task, payload, max_attempts, priority,
+                              idempotency_key, at, delay_us, ord)
+),
+inserted AS (
+    INSERT INTO {s}.runs AS r (id, namespace, task, status, payload, attempt, max_attempts,
+                               priority, idempotency_key, created_at, run_at)
+    SELECT id, namespace, task, 'queued', payload, 0, max_attempts, priority, idempotency_key,
+           {now},
+           CASE WHEN at IS NULL THEN {now} + delay_us * interval '1 microsecond'
+                ELSE greatest(at, {now}) END
+    FROM input
+    -- Keys in one order in every statement, so two batches sharing keys cannot deadlock;
+    -- `ord` last, so of two equal keys in one batch the first is the one stored.
+    ORDER BY namespace, idempotency_key, ord
+    ON CONFLICT (namespace, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    RETURNING {cols}
+),
+woke AS (
+    SELECT pg_notify('{channel}', 'a:' || $2 || ':' || left(n.namespace, 1000))
+    FROM (SELECT DISTINCT namespace FROM inserted WHERE run_at <= {now}) AS n
+)
+SELECT i.*, (SELECT count(*) FROM woke) AS woke FROM inserted AS i";
+
+/// The runs holding idempotency keys that an enqueue found taken. `$2` namespaces, `$3`
+/// keys.
+const EXISTING_KEYS: &str = "
+SELECT {cols}
+FROM {s}.runs AS r
+JOIN unnest($2::text[], $3::text[]) AS k(namespace, key)
+  ON r.namespace = k.namespace AND r.idempotency_key = k.key";
+
+/// Claims up to `$4` due runs in one statement: picks them on the claimable partial index
+/// with `FOR UPDATE SKIP LOCKED` (the `= ANY(ARRAY(...))` form keeps the planner on the
+/// index for large limits), marks them running under a lease and opens their attempts.
+///
+/// `$2` namespace, `$3` tasks, `$4` limit, `$5` lease (µs), `$6` worker.
+const CLAIM: &str = "
+WITH claimed AS (
+    UPDATE {s}.runs AS r
+    SET status = 'running', attempt = r.attempt + 1, started_at = {now},
+        lease_until = {now} + $5 * interval '1 microsecond', worker = $6
+    WHERE r.namespace = $2
+      AND r.id = ANY(ARRAY(
+          SELECT c.id
+          FROM {s}.runs AS c
+          WHERE c.namespace = $2
+            AND c.task = ANY($3::text[])
+            AND c.status IN ('queued', 'retrying')
+            AND c.run_at <= {now}
+          ORDER BY c.priority, c.run_at, c.id
+          LIMIT $4
+          FOR UPDATE SKIP LOCKED))
+      AND r.status IN ('queued', 'retrying')
+    RETURNING {cols}
+),
+opened AS (
+    INSERT INTO {s}.attempts (run_id, number, started_at)
+    SELECT id, attempt, started_at FROM claimed
+)
+SELECT * FROM claimed ORDER BY priority, run_at, id";
+
+/// Extends the leases still held. Callers pass ids sorted, so that this statement and a
+/// finish of the same worker lock rows in one order and cannot deadlock.
+///
+/// `$2` namespace, `$3` ids, `$4` attempts, `$5` lease (µs).
+const HEARTBEAT: &str = "
+UPDATE {s}.runs AS r
+SET lease_until = {now} + $5 * interval '1 microsecond'
+FROM unnest($3::uuid[], $4::int4[]) AS u(id, attempt)
+WHERE r.namespace = $2 AND r.id = ANY($3::uuid[])
+  AND r.id = u.id AND r.attempt = u.attempt AND r.status = 'running'
+RETURNING r.id, r.attempt";
+
+/// Records a batch of results, fenced by (id, attempt, running), and closes their
+/// attempts in the same statement. Callers pass ids sorted (see `HEARTBEAT`). `r.id = ANY($3)` puts the planner on the primary key
+/// from the first call, whatever it guesses about the unnest.
+///
+/// `$2` namespace, `$3` ids, `$4` attempts, `$5` new statuses, `$6` errors, `$7` retry
+/// delays (µs), `$8` origin.
+const FINISH: &str = "
+WITH input AS (
+    SELECT * FROM unnest($3::uuid[], $4::int4[], $5::text[], $6::text[], $7::int8[])
+        AS u(id, attempt, status, error, delay_us)
+),
+done AS (
+    UPDATE {s}.runs AS r
+    SET status = u.status,
+        finished_at = CASE WHEN u.status = 'retrying' THEN r.finished_at ELSE {now} END,
+        run_at = CASE WHEN u.status = 'retrying'
+                      THEN {now} + u.delay_us * interval '1 microsecond' ELSE r.run_at END,
+        last_error = CASE WHEN u.status = 'succeeded' THEN r.last_error ELSE u.error END,
+        lease_until = NULL
+    FROM input AS u
+    WHERE r.namespace = $2 AND r.id = ANY($3::uuid[])
+      AND r.id = u.id AND r.attempt = u.attempt AND r.status = 'running'
+    RETURNING r.id, r.attempt, r.status, r.run_at, u.error
+),
+closed AS (
+    UPDATE {s}.attempts AS a
+    SET finished_at = {now},
+        outcome = CASE WHEN d.status = 'succeeded' THEN 'succeeded' ELSE 'failed' END,
+        error = d.error
+    FROM done AS d
+    WHERE a.run_id = d.id AND a.number = d.attempt AND a.finished_at IS NULL
+),
+woke AS (
+    SELECT pg_notify('{channel}', 'a:' || $8 || ':' || left($2, 1000))
+    FROM (SELECT 1 FROM done WHERE status = 'retrying' AND run_at <= {now} LIMIT 1) AS x
+)
+SELECT d.id, d.attempt, (SELECT count(*) FROM woke) AS woke FROM done AS d";
+
+/// Hands runs back: queued again, the attempt closed as interrupted and not counted.
+///
+/// `$2` namespace, `$3` ids, `$4` attempts, `$5` error, `$6` origin.
+const RELEASE: &str = "
+WITH released AS (
+    UPDATE {s}.runs AS r
+    SET status = 'queued', run_at = {now}, lease_until = NULL,
+        max_attempts = least(r.max_attempts::int8 + 1, 2147483647)::int4
+    FROM unnest($3::uuid[], $4::int4[]) AS u(id, attempt)
+    WHERE r.namespace = $2 AND r.id = ANY($3::uuid[])
+      AND r.id = u.id AND r.attempt = u.attempt AND r.status = 'running'
+    RETURNING r.id, r.attempt
+),
+closed AS (
+    UPDATE {s}.attempts AS a
+    SET finished_at = {now}, outcome = 'interrupted', error = $5
+    FROM released AS d
+    WHERE a.run_id = d.id AND a.number = d.attempt AND a.finished_at IS NULL
+),
+woke AS (
+    SELECT pg_notify('{channel}', 'a:' || $6 || ':' || left($2, 1000))
+    FROM (SELECT 1 FROM released LIMIT 1) AS x
+)
+SELECT (SELECT count(*) FROM released) AS released, (SELECT count(*) FROM woke) AS woke";
+
+/// Returns runs whose lease expired to the queue, or dead-letters them when their
+/// attempts are spent. Rows another rescuer holds are skipped.
+///
+/// `$2` namespace, `$3` error, `$4` origin.
+const RESCUE: &str = "
+WITH rescued AS (
+    UPDATE {s}.runs AS r
+    SET status = CASE WHEN r.attempt >= r.max_attempts THEN 'dead_lettered' ELSE 'retrying' END,
+        finished_at = CASE WHEN r.attempt >= r.max_attempts THEN {now} ELSE r.finished_at END,
+        run_at = CASE WHEN r.attempt >= r.max_attempts THEN r.run_at ELSE {now} END,
+        last_error = $3, lease_until = NULL
+    WHERE r.namespace = $2
+      AND r.id = ANY(ARRAY(
+          SELECT e.id
+          FROM {s}.runs AS e
+          WHERE e.namespace = $2 AND e.status = 'running' AND e.lease_until < {now}
+          FOR UPDATE SKIP LOCKED))
+      AND r.status = 'running' AND r.lease_until < {now}
+    RETURNING r.id, r.attempt, r.status
+),
+closed AS (
+    UPDATE {s}.attempts AS a
+    SET finished_at = {now}, outcome = 'lease_expired', error = $3
+    FROM rescued AS d
+    WHERE a.run_id = d.id AND a.number = d.attempt AND a.finished_at IS NULL
+),
+woke AS (
+    SELECT pg_notify('{channel}', 'a:' || $4 || ':' || left($2, 1000))
+    FROM (SELECT 1 FROM rescued WHERE status = 'retrying' LIMIT 1) AS x
+)
+SELECT d.id, (SELECT count(*) FROM woke) AS woke FROM rescued AS d ORDER BY d.id";
+
+/// One run. `$2` namespace, `$3` id.
+const GET: &str = "SELECT {cols} FROM {s}.runs AS r WHERE r.namespace = $2 AND r.id = $3";
+
+/// The attempts of a run; no row at all when the run does not exist. `$2` namespace,
+/// `$3` id.
+const ATTEMPTS: &str = "
+SELECT a.number, a.started_at, a.finished_at, a.outcome, a.error
+FROM {s}.runs AS r
+LEFT JOIN {s}.attempts AS a ON a.run_id = r.id
+WHERE r.namespace = $2 AND r.id = $3
+ORDER BY a.number";
+
+/// Cancels a run that has not finished, closing its open attempt and telling its worker.
+/// Also returns the status seen before, to tell "not found" from "already finished".
+///
+/// `$2` namespace, `$3` id, `$4` origin, `$5` the cancelled attempt's error.
+const CANCEL: &str = "
+WITH target AS (
+    SELECT r.status FROM {s}.runs AS r WHERE r.namespace = $2 AND r.id = $3
+),
+cancelled AS (
+    UPDATE {s}.runs AS r
+    SET status = 'cancelled', finished_at = {now}, lease_until = NULL
+    WHERE r.namespace = $2 AND r.id = $3 AND r.status IN ('queued', 'running', 'retrying')
+    RETURNING {cols}
+),
+closed AS (
+    UPDATE {s}.attempts AS a
+    SET finished_at = {now}, outcome = 'cancelled', error = $5
+    FROM cancelled AS c
+    WHERE a.run_id = c.id AND a.number = c.attempt AND a.finished_at IS NULL
+),
+told AS (
+    SELECT pg_notify('{channel}', 'c:' || $4 || ':' || c.id::text || ':' || left($2, 1000))
+    FROM cancelled AS c
+)
+SELECT c.*, t.status AS before, (SELECT count(*) FROM told) AS told
+FROM target AS t LEFT JOIN cancelled AS c ON true";
+
+/// Makes a new queued run from a finished one. Also returns the original's visible
+/// status, to tell "not found" from "still active".
+///
+/// `$2` namespace, `$3` original id, `$4` new id, `$5` reason, `$6` origin.
+const REPLAY: &str = "
+WITH original AS (
+    SELECT r.*,
+           CASE WHEN r.status = 'queued' AND r.attempt = 0 AND r.run_at > {now}
+                THEN 'scheduled' ELSE r.status END AS visible
+    FROM {s}.runs AS r WHERE r.namespace = $2 AND r.id = $3
+),
+replayed AS (
+    INSERT INTO {s}.runs AS r (id, namespace, task, status, payload, attempt, max_attempts,
+                               priority, created_at, run_at, replay_of, replay_reason)
+    SELECT $4, o.namespace, o.task, 'queued', o.payload, 0, o.max_attempts, o.priority,
+           {now}, {now}, o.id, $5
+    FROM original AS o
+    WHERE o.status IN ('succeeded', 'cancelled', 'dead_lettered')
+    RETURNING {cols}
+),
+woke AS (
+    SELECT pg_notify('{channel}', 'a:' || $6 || ':' || left($2, 1000)) FROM replayed
+)
+SELECT n.*, o.visible AS before, (SELECT count(*) FROM woke) AS woke
+FROM original AS o LEFT JOIN replayed AS n ON true";
+
+/// Every statement of one storage, formatted for its schema.
+#[derive(Debug)]
+pub(crate) struct Sql {
+    pub(crate) enqueue: String,
+    pub(crate) existing_keys: String,
+    pub(crate) claim: String,
+    pub(crate) heartbeat: String,
+    pub(crate) finish: String,
+    pub(crate) release: String,
+    pub(crate) rescue: String,
+    pub(crate) get: String,
+    pub(crate) attempts: String,
+    pub(crate) cancel: String,
+    pub(crate) replay: String,
+    /// The start of a `list`; the caller appends filters, order and limit.
+    pub(crate) list_head: String,
+    /// The visible-status test for `scheduled`, to build `list` filters.
+    pub(crate) scheduled: String,
+}
+
+impl Sql {
+    /// Formats every statement for `schema` (already validated as a plain identifier) and
+    /// its notification `channel` (derived from it).
+    pub(crate) fn new(schema: &str, channel: &str) -> Sql {
+        // Quoted, so a schema named like a keyword (`user`, `select`) works too; the
+        // validated name holds no quote.
+        let schema = format!("\"{schema}\"");
+        let cols = RUN_COLUMNS.replace("{now}", NOW);
+        let format = |template: &str| {
+            template
+                .replace("{cols}", &cols)
+                .replace("{now}", NOW)
+                .replace("{s}", &schema)
+                .replace("{channel}", channel)
+        };
+        Sql {
+            enqueue: format(ENQUEUE),
+            existing_keys: format(EXISTING_KEYS),
+            claim: format(CLAIM),
+            heartbeat: format(HEARTBEAT),
+            finish: format(FINISH),
+            release: format(RELEASE),
+            rescue: format(RESCUE),
+            get: format(GET),
+            attempts: format(ATTEMPTS),
+            cancel: format(CANCEL),
+            replay: format(REPLAY),
+            list_head: format("SELECT {cols} FROM {s}.runs AS r WHERE r.namespace = $2"),
+            scheduled: format("(r.status = 'queued' AND r.attempt = 0 AND r.run_at > {now})"),
+        }
+    }
+}

@@ -1,0 +1,467 @@
+//! `PgStorage` beyond the conformance suite: query plans, batches, idempotency under real
+//! concurrency, migrations, connection errors and hostile input.
+//!
+//! Every test works in a schema of its own and drops it at the end.
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+mod postgres_support;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jobs::storage::{AttemptResult, ClaimRequest, Lease, NewRun, Outcome};
+use jobs::{Error, Jobs, ListRuns, RunId, RunStatus, Storage, Task as _};
+use jobs_postgres::PgStorage;
+use postgres_support::{SchemaGuard, database_url, pool, schema_name, storage};
+
+#[jobs::task(name = "pg-storage-noop", retry(attempts = 3))]
+async fn noop(n: u32) {
+    let _ = n;
+}
+
+fn jobs_over(storage: &PgStorage, namespace: &str) -> Jobs {
+    Jobs::builder()
+        .namespace(namespace)
+        .storage(storage.clone())
+        .build()
+        .unwrap()
+}
+
+fn claim_request(namespace: &str, limit: usize) -> ClaimRequest {
+    ClaimRequest::new(
+        namespace,
+        vec![Noop::NAME.to_owned()],
+        limit,
+        Duration::from_secs(30),
+        "plan-test",
+    )
+}
+
+/// On 100,000 finished runs and a few queued ones, the claim walks the claimable partial
+/// index (never the table), and the batched finish goes through the primary key from its
+/// very first execution on a fresh connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claim_and_finish_use_their_indexes_on_a_large_table() {
+    let schema = schema_name("plan");
+    let _guard = SchemaGuard(schema.clone());
+    let storage = storage(&schema, None, 4).await;
+    sqlx::query(&format!(
+        "INSERT INTO {schema}.runs (id, namespace, task, status, payload, attempt, max_attempts,
+                                    created_at, run_at, started_at, finished_at)
+         SELECT gen_random_uuid(), 'plan', 'pg-storage-noop', 'succeeded', '{{\"n\": 1}}', 1, 3,
+                now(), now(), now(), now()
+         FROM generate_series(1, 100000)"
+    ))
+    .execute(storage.pool())
+    .await
+    .unwrap();
+    let jobs = jobs_over(&storage, "plan");
+    jobs.enqueue_many((0..1000).map(|n| Noop { n }))
+        .await
+        .unwrap();
+    sqlx::query(&format!("ANALYZE {schema}.runs"))
+        .execute(storage.pool())
+        .await
+        .unwrap();
+
+    for limit in [10, 1000] {
+        let plan = storage
+            .explain_claim(&claim_request("plan", limit))
+            .await
+            .unwrap();
+        println!("claim plan, limit {limit}:\n{}\n", shorten(&plan));
+        assert!(
+            plan.contains("runs_claimable"),
+            "the claim uses the claimable partial index:\n{plan}"
+        );
+        assert!(
+            !plan.contains("Seq Scan on runs"),
+            "the claim never scans the table:\n{plan}"
+        );
+    }
+
+    let claimed = storage.claim(claim_request("plan", 1000)).await.unwrap();
+    assert_eq!(claimed.len(), 1000);
+    let outcomes: Vec<Outcome> = claimed
+        .iter()
+        .map(|run| Outcome::new(Lease::of(run), AttemptResult::Succeeded))
+        .collect();
+
+    // A fresh pool: a new connection has no cached plan to lean on.
+    let fresh = PgStorage::builder()
+        .schema(&schema)
+        .from_pool(pool(1).await)
+        .unwrap();
+    let plan = fresh.explain_finish("plan", &outcomes).await.unwrap();
+    println!("finish plan, 1000 results:\n{}\n", shorten(&plan));
+    assert!(
+        plan.contains("Index Scan using runs_pkey on runs")
+            || plan.contains("Index Scan using runs_running on runs"),
+        "the finish finds runs through an index:\n{}",
+        shorten(&plan)
+    );
+    assert!(
+        !plan.contains("Seq Scan on runs") && !plan.contains("Seq Scan on attempts"),
+        "the finish never scans a table:\n{}",
+        shorten(&plan)
+    );
+    let started = Instant::now();
+    let finished = fresh.finish("plan", outcomes).await.unwrap();
+    println!(
+        "first finish of 1000 results on a fresh connection: {:?}",
+        started.elapsed()
+    );
+    assert_eq!((finished.applied, finished.stale.len()), (1000, 0));
+}
+
+/// A plan with its long array literals cut, for reading.
+fn shorten(plan: &str) -> String {
+    plan.lines()
+        .map(|line| match line.char_indices().nth(160) {
+            Some((at, _)) => format!("{}...", &line[..at]),
+            None => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// 200 enqueues with one key, at once, from 4 storages with 10 connections each: one run,
+/// and every caller gets its id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_concurrent_enqueues_with_one_key_make_one_run() {
+    let schema = schema_name("idem");
+    let _guard = SchemaGuard(schema.clone());
+    let first = storage(&schema, None, 10).await;
+    let mut storages = vec![first];
+    for _ in 0..3 {
+        storages.push(
+            PgStorage::builder()
+                .schema(&schema)
+                .from_pool(pool(10).await)
+                .unwrap(),
+        );
+    }
+    for round in 0..3 {
+        let key = format!("race-{round}");
+        let start = Arc::new(tokio::sync::Barrier::new(200));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..200u32 {
+            let jobs = jobs_over(&storages[i as usize % storages.len()], "idem");
+            let key = key.clone();
+            let start = start.clone();
+            tasks.spawn(async move {
+                start.wait().await;
+                jobs.enqueue(Noop { n: i }).idempotency_key(key).await
+            });
+        }
+        let mut ids = HashSet::new();
+        let mut created = 0;
+        while let Some(joined) = tasks.join_next().await {
+            let enqueued = joined.unwrap().unwrap();
+            created += usize::from(enqueued.created);
+            ids.insert(enqueued.id());
+        }
+        assert_eq!(ids.len(), 1, "every caller gets the one run's id");
+        assert_eq!(created, 1, "exactly one caller created it");
+    }
+    let count: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {schema}.runs"))
+        .fetch_one(storages[0].pool())
+        .await
+        .unwrap();
+    assert_eq!(count, 3);
+}
+
+/// A batch is one statement: 5,000 runs come back in order, all written by one command
+/// (one `(xmin, cmin)`), and a batch with a bad row stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueue_many_is_one_statement() {
+    let schema = schema_name("batch");
+    let _guard = SchemaGuard(schema.clone());
+    let storage = storage(&schema, None, 4).await;
+    let jobs = jobs_over(&storage, "batch");
+    let enqueued = jobs
+        .enqueue_many((0..5000).map(|n| Noop { n }))
+        .await
+        .unwrap();
+    assert_eq!(enqueued.len(), 5000);
+    for (n, e) in enqueued.iter().enumerate() {
+        assert!(e.created);
+        assert_eq!(e.run.payload["n"], n);
+    }
+    let commands: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(DISTINCT (xmin::text, cmin::text)) FROM {schema}.runs"
+    ))
+    .fetch_one(storage.pool())
+    .await
+    .unwrap();
+    assert_eq!(commands, 1, "one INSERT wrote all 5,000 runs");
+
+    // Duplicate keys inside one batch: the second gets the first's run.
+    let mut keyed: Vec<NewRun> = (0..3)
+        .map(|n| NewRun::new("batch", Noop::NAME, serde_json::json!({ "n": n }), 3))
+        .collect();
+    keyed[0].idempotency_key = Some("twice".into());
+    keyed[2].idempotency_key = Some("twice".into());
+    let stored = storage.enqueue(keyed).await.unwrap();
+    assert!(stored[0].created && stored[1].created && !stored[2].created);
+    assert_eq!(stored[2].id(), stored[0].id());
+    assert_eq!(stored[2].run.payload, serde_json::json!({ "n": 0 }));
+
+    // A run id given twice violates the primary key: nothing of the batch is stored.
+    let mut bad: Vec<NewRun> = (0..3)
+        .map(|n| NewRun::new("atomic", Noop::NAME, serde_json::json!({ "n": n }), 3))
+        .collect();
+    bad[2].id = bad[0].id;
+    let error = storage.enqueue(bad).await.unwrap_err();
+    assert!(error.to_string().contains("enqueue runs"), "{error}");
+    let page = storage.list("atomic", &ListRuns::new()).await.unwrap();
+    assert!(page.runs.is_empty(), "a failed batch stores nothing");
+}
+
+/// Four processes' worth of `migrate()` at once, on one new schema and on four: all
+/// succeed, and migrating again changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_migrations_are_safe() {
+    let shared = schema_name("mig");
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut schemas = vec![shared.clone()];
+    for i in 0..8 {
+        let schema = if i % 2 == 0 {
+            shared.clone()
+        } else {
+            let own = schema_name("mig");
+            schemas.push(own.clone());
+            own
+        };
+        tasks.spawn(async move {
+            let storage = PgStorage::builder()
+                .schema(schema)
+                .from_pool(pool(2).await)
+                .unwrap();
+            storage.migrate().await
+        });
+    }
+    let _guards: Vec<SchemaGuard> = schemas.iter().cloned().map(SchemaGuard).collect();
+    while let Some(joined) = tasks.join_next().await {
+        joined.unwrap().unwrap();
+    }
+    for schema in &schemas {
+        let storage = PgStorage::builder()
+            .schema(schema)
+            .from_pool(pool(2).await)
+            .unwrap();
+        storage.migrate().await.unwrap();
+        let versions: i64 = sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM {schema}._sqlx_migrations WHERE success"
+        ))
+        .fetch_one(storage.pool())
+        .await
+        .unwrap();
+        assert_eq!(versions, 1, "{schema}: the migration is recorded once");
+        let jobs = jobs_over(&storage, "m");
+        assert!(jobs.enqueue(Noop { n: 1 }).await.unwrap().created);
+    }
+}
+
+/// Bad URLs, unreachable servers, missing databases and bad schema names are errors that
+/// say what is wrong; nothing panics or hangs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_problems_are_clear_errors() {
+    let started = Instant::now();
+    match PgStorage::connect("this is not a url").await {
+        Err(Error::Config(message)) => {
+            assert!(message.contains("invalid PostgreSQL URL"), "{message}")
+        }
+        other => panic!("expected a config error, got {other:?}"),
+    }
+    match PgStorage::connect("mysql://root@127.0.0.1/jobs_test").await {
+        Err(Error::Config(message)) => {
+            assert!(message.contains("invalid PostgreSQL URL"), "{message}")
+        }
+        other => panic!("expected a config error, got {other:?}"),
+    }
+    let unreachable = PgStorage::connect("postgres://root:secret@127.0.0.1:1/jobs_test")
+        .await
+        .unwrap_err();
+    let text = error_chain(&unreachable);
+    assert!(matches!(unreachable, Error::Storage { .. }), "{text}");
+    assert!(text.contains("127.0.0.1:1"), "names the server: {text}");
+    assert!(text.to_lowercase().contains("refused"), "says why: {text}");
+    assert!(!text.contains("secret"), "never shows the password: {text}");
+
+    let url = database_url();
+    let (base, _) = url.rsplit_once('/').unwrap();
+    let missing = PgStorage::connect(&format!("{base}/no_such_database_for_jobs"))
+        .await
+        .unwrap_err();
+    let text = error_chain(&missing);
+    assert!(text.contains("no_such_database_for_jobs"), "{text}");
+
+    match PgStorage::builder()
+        .schema("Robert'); DROP TABLE runs;--")
+        .connect(&url)
+        .await
+    {
+        Err(Error::Config(message)) => assert!(message.contains("schema"), "{message}"),
+        other => panic!("expected a config error, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+fn error_chain(error: &Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+/// Quotes, Unicode and SQL in names, keys and reasons are stored verbatim; NUL, which
+/// PostgreSQL text cannot hold, is an error in identifiers and replaced in diagnostics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_input_is_stored_verbatim() {
+    let schema = schema_name("input");
+    let _guard = SchemaGuard(schema.clone());
+    let storage = storage(&schema, None, 4).await;
+    let nasty = [
+        "'; DROP TABLE runs; --",
+        "\"quoted\" \\ backslash $1 $$ :colon",
+        "日本語 🚀 e\u{301}",
+        "line\nbreak\ttab",
+    ];
+    for (i, text) in nasty.iter().enumerate() {
+        let namespace = format!("ns:{text}");
+        let mut run = NewRun::new(
+            namespace.clone(),
+            format!("task {text}"),
+            serde_json::json!({ "text": text }),
+            3,
+        );
+        run.idempotency_key = Some(format!("key {text}"));
+        let stored = storage.enqueue(vec![run.clone()]).await.unwrap();
+        assert!(stored[0].created, "{i}");
+        let again = storage.enqueue(vec![run]).await.unwrap();
+        assert!(!again[0].created, "the key matched verbatim: {text}");
+        let read = storage
+            .get(&namespace, stored[0].id())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(read, stored[0].run);
+        assert_eq!(read.task, format!("task {text}"));
+        assert_eq!(read.idempotency_key, Some(format!("key {text}")));
+        assert_eq!(read.payload["text"], *text);
+
+        let listed = storage
+            .list(
+                &namespace,
+                &ListRuns::new().task_name(format!("task {text}")),
+            )
+            .await
+            .unwrap();
+        assert_eq!(listed.runs.len(), 1);
+        storage.cancel(&namespace, read.id).await.unwrap();
+        let replay = storage
+            .replay(&namespace, read.id, RunId::new(), format!("because {text}"))
+            .await
+            .unwrap();
+        assert_eq!(replay.replay_reason, Some(format!("because {text}")));
+    }
+
+    let mut nul_key = NewRun::new("input", "task", serde_json::json!({}), 1);
+    nul_key.idempotency_key = Some("nul\0key".into());
+    assert!(storage.enqueue(vec![nul_key]).await.is_err());
+    let nul_payload = NewRun::new("input", "task", serde_json::json!({ "s": "a\0b" }), 1);
+    assert!(storage.enqueue(vec![nul_payload]).await.is_err());
+
+    let run = NewRun::new("input", Noop::NAME, serde_json::json!({ "n": 1 }), 1);
+    let id = storage.enqueue(vec![run]).await.unwrap()[0].id();
+    let claimed = storage.claim(claim_request("input", 1)).await.unwrap();
+    let outcome = Outcome::new(
+        Lease::of(&claimed[0]),
+        AttemptResult::DeadLetter {
+            error: "bad\0byte".into(),
+        },
+    );
+    assert_eq!(
+        storage
+            .finish("input", vec![outcome])
+            .await
+            .unwrap()
+            .applied,
+        1
+    );
+    let run = storage.get("input", id).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::DeadLettered);
+    assert_eq!(run.last_error.as_deref(), Some("bad\u{FFFD}byte"));
+}
+
+/// An application pool whose `search_path` leads elsewhere: statements name the schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_whatever_the_pools_search_path() {
+    let schema = schema_name("path");
+    let _guard = SchemaGuard(schema.clone());
+    let options: sqlx::postgres::PgConnectOptions = database_url().parse().unwrap();
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(options.options([("search_path", "nowhere_at_all")]))
+        .await
+        .unwrap();
+    let storage = PgStorage::builder()
+        .schema(&schema)
+        .from_pool(pool)
+        .unwrap();
+    storage.migrate().await.unwrap();
+    let jobs = jobs_over(&storage, "path");
+    let id = jobs.enqueue(Noop { n: 7 }).await.unwrap().id();
+    assert_eq!(jobs.drain().await.unwrap().succeeded, 1);
+    assert_eq!(
+        jobs.runs().get(&id).await.unwrap().unwrap().status,
+        RunStatus::Succeeded
+    );
+    let path: String = sqlx::query_scalar("SHOW search_path")
+        .fetch_one(storage.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        path, "nowhere_at_all",
+        "the application's pool is left as it was"
+    );
+}
+
+/// Without a manual clock the database's clock decides: timestamps are the server's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_clock_decides() {
+    let schema = schema_name("clock");
+    let _guard = SchemaGuard(schema.clone());
+    let storage = storage(&schema, None, 2).await;
+    let jobs = jobs_over(&storage, "clock");
+    let run = jobs
+        .enqueue(Noop { n: 1 })
+        .delay(Duration::from_secs(60))
+        .await
+        .unwrap()
+        .run;
+    let server_now: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT now()")
+        .fetch_one(storage.pool())
+        .await
+        .unwrap();
+    let age = server_now - run.created_at;
+    assert!(
+        age >= chrono::Duration::zero() && age < chrono::Duration::seconds(5),
+        "created_at is the server's now: {age}"
+    );
+    assert_eq!(run.run_at - run.created_at, chrono::Duration::seconds(60));
+    assert_eq!(run.status, RunStatus::Scheduled);
+    let scheduled = jobs
+        .runs()
+        .list(ListRuns::new().status(RunStatus::Scheduled))
+        .await
+        .unwrap();
+    assert_eq!(scheduled.runs.len(), 1);
+}
