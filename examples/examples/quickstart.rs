@@ -1,13 +1,16 @@
 //! The first five minutes: define a task, enqueue it twice with one idempotency key,
 //! process it with a worker, and print the run's story.
 //!
+//! In memory, or on PostgreSQL when `DATABASE_URL` is set:
+//!
 //! ```sh
 //! cargo run --example quickstart
+//! DATABASE_URL=postgres://localhost/app cargo run --example quickstart
 //! ```
 
 use std::time::Duration;
 
-use jobs::{Jobs, MemoryStorage, RunStatus, TaskError};
+use jobs::{Jobs, RunStatus, TaskError};
 
 /// Sends a notification to a user. The attribute turns the arguments after `ctx` into
 /// the payload struct `NotifyUser { user_id, template, data }`.
@@ -32,11 +35,13 @@ async fn notify_user(
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), examples::Report> {
+    // `MemoryStorage::new()`, or PostgreSQL when DATABASE_URL is set (examples/src/lib.rs).
+    let storage = examples::system_storage("quickstart").await?;
     let jobs = Jobs::builder()
         .name("background")
         .namespace("app")
-        .storage(MemoryStorage::new())
+        .storage(storage)
         .build()?;
 
     // What a `POST /signup` handler would do. Signing up twice enqueues once.

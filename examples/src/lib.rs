@@ -1,1 +1,315 @@
-//! Shared helpers for the examples.
+//! Shared helpers for the examples: where runs live, a clock the examples move by hand,
+//! and printing.
+//!
+//! Every example runs on memory by default and on PostgreSQL when `DATABASE_URL` is set;
+//! [`storage`] and [`system_storage`] make that choice in one place. The brief's delays
+//! are minutes and hours: the examples keep those policies and run them quickly on a
+//! [`jobs::ManualClock`] that [`Timeline`] moves forward, instead of sleeping.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use jobs::{Attempt, Clock as _, Jobs, ListRuns, ManualClock, Run, RunId, RunStatus, Storage};
+
+/// The error the helpers return: anything, with a message.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What an example's `main` returns: any error, shown as its message and its causes
+/// (`Error: storage error while trying to connect ...: ...`) rather than as a struct dump.
+pub struct Report(BoxError);
+
+impl<E: Into<BoxError>> From<E> for Report {
+    fn from(error: E) -> Self {
+        Report(error.into())
+    }
+}
+
+impl std::fmt::Debug for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Some errors already print their cause in their message: show each text once.
+        let mut message = self.0.to_string();
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !message.contains(&cause_text) {
+                message = format!("{message}: {cause_text}");
+            }
+            source = cause.source();
+        }
+        f.write_str(&message)
+    }
+}
+
+/// The longest an example waits, in real time, for a worker to finish what is due.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The storage for example `name`, reading time from `clock`: in memory, or PostgreSQL
+/// (schema `example_<name>`, reset first) when `DATABASE_URL` is set. Prints which.
+///
+/// # Errors
+///
+/// PostgreSQL is asked for and cannot be reached or migrated.
+pub async fn storage(name: &str, clock: ManualClock) -> Result<Arc<dyn Storage>, BoxError> {
+    open(name, Some(clock)).await
+}
+
+/// [`storage`] for examples that run in real time: the system's clock in memory, the
+/// database's on PostgreSQL.
+///
+/// # Errors
+///
+/// PostgreSQL is asked for and cannot be reached or migrated.
+pub async fn system_storage(name: &str) -> Result<Arc<dyn Storage>, BoxError> {
+    open(name, None).await
+}
+
+async fn open(name: &str, clock: Option<ManualClock>) -> Result<Arc<dyn Storage>, BoxError> {
+    if let Some(url) = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+    {
+        return postgres(name, &url, clock).await;
+    }
+    println!("storage: memory (set DATABASE_URL to run on PostgreSQL)");
+    Ok(match clock {
+        Some(clock) => Arc::new(jobs::MemoryStorage::with_clock(clock)),
+        None => Arc::new(jobs::MemoryStorage::new()),
+    })
+}
+
+/// PostgreSQL, in a schema of the example's own that starts empty on every run.
+async fn postgres(
+    name: &str,
+    url: &str,
+    clock: Option<ManualClock>,
+) -> Result<Arc<dyn Storage>, BoxError> {
+    let schema = format!("example_{name}");
+    let mut builder = jobs_postgres::PgStorage::builder().schema(&schema);
+    if let Some(clock) = clock {
+        builder = builder.clock(clock);
+    }
+    let storage = builder.connect(url).await?;
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .execute(storage.pool())
+        .await?;
+    storage.migrate().await?;
+    println!("storage: PostgreSQL, schema {schema} (emptied first)");
+    Ok(Arc::new(storage))
+}
+
+/// The time of an example's manual clock, as offsets from when the example started.
+///
+/// Advancing prints what it does, so the output says plainly that time was moved by
+/// hand rather than waited for.
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    clock: ManualClock,
+    start: DateTime<Utc>,
+}
+
+impl Timeline {
+    /// A timeline starting at the clock's current time.
+    pub fn new(clock: ManualClock) -> Self {
+        let start = clock.now();
+        Timeline { clock, start }
+    }
+
+    /// The clock's current time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// `at` as an offset from the start, e.g. `+2m 40s`.
+    pub fn offset(&self, at: DateTime<Utc>) -> String {
+        let delta = at - self.start;
+        match delta.to_std() {
+            Ok(elapsed) => format!("+{}", human(elapsed)),
+            Err(_) => format!("-{}", human((-delta).to_std().unwrap_or_default())),
+        }
+    }
+
+    /// Moves the clock forward by `by` and says so.
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+        println!(
+            "  ... advancing the clock {} (now {})",
+            human(by),
+            self.offset(self.now())
+        );
+    }
+
+    /// Moves the clock forward to `at` and says so. A time in the past leaves it be.
+    pub fn advance_to(&self, at: DateTime<Utc>) {
+        if let Ok(by) = (at - self.now()).to_std() {
+            self.advance(by);
+        }
+    }
+
+    /// Lets the worker finish every run that is due, then moves the clock to the next
+    /// retry or scheduled run, until every run of the namespace has finished.
+    ///
+    /// # Errors
+    ///
+    /// A storage failure, or the worker did not finish what was due within 20 s.
+    pub async fn run_until_done(&self, jobs: &Jobs) -> Result<(), BoxError> {
+        loop {
+            settle(jobs, self.now()).await?;
+            let waiting = all_runs(jobs).await?;
+            let next = waiting
+                .iter()
+                .filter(|run| !run.status.is_final())
+                .map(|run| run.run_at)
+                .min();
+            match next {
+                Some(at) => self.advance_to(at),
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+/// Waits (in real time, polling) until no run of the namespace is running or due at
+/// `now`: the worker has done everything it can until the clock moves.
+///
+/// # Errors
+///
+/// A storage failure, or runs were still due after 20 s.
+pub async fn settle(jobs: &Jobs, now: DateTime<Utc>) -> Result<(), BoxError> {
+    let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        let busy = all_runs(jobs)
+            .await?
+            .into_iter()
+            .filter(|run| match run.status {
+                RunStatus::Queued | RunStatus::Running => true,
+                RunStatus::Retrying => run.run_at <= now,
+                _ => false,
+            })
+            .count();
+        if busy == 0 {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!("{busy} runs were still due after {SETTLE_TIMEOUT:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits (in real time, polling) until run `id` has finished, and returns it.
+///
+/// # Errors
+///
+/// A storage failure, the run does not exist, or it had not finished after 20 s.
+pub async fn wait_until_finished(jobs: &Jobs, id: &RunId) -> Result<Run, BoxError> {
+    let deadline = tokio::time::Instant::now() + SETTLE_TIMEOUT;
+    loop {
+        let run = jobs
+            .runs()
+            .get(id)
+            .await?
+            .ok_or_else(|| format!("run {id} vanished"))?;
+        if run.status.is_final() {
+            return Ok(run);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(
+                format!("run {id} was still {} after {SETTLE_TIMEOUT:?}", run.status).into(),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn all_runs(jobs: &Jobs) -> Result<Vec<Run>, jobs::Error> {
+    let page = jobs
+        .runs()
+        .list(ListRuns::new().limit(ListRuns::MAX_LIMIT))
+        .await?;
+    Ok(page.runs)
+}
+
+/// Prints a run's attempts, each with its start as an offset from the run's creation.
+///
+/// # Errors
+///
+/// A storage failure.
+pub async fn print_attempts(jobs: &Jobs, run: &Run) -> Result<(), BoxError> {
+    let attempts = jobs.runs().attempts(&run.id).await?;
+    let mut previous = None;
+    for attempt in &attempts {
+        println!("    {}", attempt_line(run, attempt, previous));
+        previous = Some(attempt.started_at);
+    }
+    Ok(())
+}
+
+fn attempt_line(run: &Run, attempt: &Attempt, previous: Option<DateTime<Utc>>) -> String {
+    let since =
+        |earlier: DateTime<Utc>| human((attempt.started_at - earlier).to_std().unwrap_or_default());
+    let waited = previous
+        .map(|earlier| format!("(waited {})", since(earlier)))
+        .unwrap_or_default();
+    let mut line = format!(
+        "attempt {} at +{:<10} {waited:<16} {}",
+        attempt.number,
+        since(run.created_at),
+        attempt.outcome
+    );
+    if let Some(error) = &attempt.error {
+        line.push_str(": ");
+        line.push_str(error);
+    }
+    line
+}
+
+/// `1 attempt`, `3 attempts`.
+pub fn plural(count: impl Into<u64>, noun: &str) -> String {
+    match count.into() {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
+/// A duration as people write it: `500ms`, `40s`, `2m 40s`, `7h 22m 40s`, `1d 2h`.
+pub fn human(duration: Duration) -> String {
+    let total = duration.as_secs();
+    if total == 0 {
+        return match duration.as_millis() {
+            0 => "0s".to_owned(),
+            millis => format!("{millis}ms"),
+        };
+    }
+    let units = [
+        (total / 86_400, "d"),
+        (total / 3600 % 24, "h"),
+        (total / 60 % 60, "m"),
+        (total % 60, "s"),
+    ];
+    let parts: Vec<String> = units
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect();
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(human(Duration::ZERO), "0s");
+        assert_eq!(human(Duration::from_millis(20)), "20ms");
+        assert_eq!(human(Duration::from_secs(40)), "40s");
+        assert_eq!(human(Duration::from_secs(160)), "2m 40s");
+        assert_eq!(human(Duration::from_secs(3600)), "1h");
+        assert_eq!(
+            human(Duration::from_secs(7 * 3600 + 22 * 60 + 40)),
+            "7h 22m 40s"
+        );
+        assert_eq!(human(Duration::from_secs(86_400 + 7200)), "1d 2h");
+    }
+}
