@@ -33,7 +33,11 @@ async fn runs_survive_connections_dropped_mid_run() {
     let schema = schema_name("drop");
     let _guard = SchemaGuard(schema.clone());
     let app = format!("jobs_{schema}");
-    let separator = if database_url().contains('?') { '&' } else { '?' };
+    let separator = if database_url().contains('?') {
+        '&'
+    } else {
+        '?'
+    };
     let url = format!("{}{separator}application_name={app}", database_url());
     let storage = PgStorage::builder()
         .schema(&schema)
