@@ -206,10 +206,13 @@ LEFT JOIN {s}.attempts AS a ON a.run_id = r.id
 WHERE r.namespace = $2 AND r.id = $3
 ORDER BY a.number";
 
-/// Cancels a run that has not finished, closing its open attempt and telling its worker.
-/// Also returns the status seen before, to tell "not found" from "already finished".
+/// Cancels a run that has not finished and tells its worker. Also returns the status seen
+/// before, to tell "not found" from "already finished". Its open attempt is closed by
+/// [`CLOSE_CANCELLED`], a second statement in the same transaction: when this one waited
+/// for a claim of the same run to commit, the attempt row that claim inserted is not in
+/// this statement's snapshot, but it is in the next one's.
 ///
-/// `$2` namespace, `$3` id, `$4` origin, `$5` the cancelled attempt's error.
+/// `$2` namespace, `$3` id, `$4` origin.
 const CANCEL: &str = "
 WITH target AS (
     SELECT r.status FROM {s}.runs AS r WHERE r.namespace = $2 AND r.id = $3
@@ -220,18 +223,18 @@ cancelled AS (
     WHERE r.namespace = $2 AND r.id = $3 AND r.status IN ('queued', 'running', 'retrying')
     RETURNING {cols}
 ),
-closed AS (
-    UPDATE {s}.attempts AS a
-    SET finished_at = {now}, outcome = 'cancelled', error = $5
-    FROM cancelled AS c
-    WHERE a.run_id = c.id AND a.number = c.attempt AND a.finished_at IS NULL
-),
 told AS (
     SELECT pg_notify('{channel}', 'c:' || $4 || ':' || c.id::text || ':' || left($2, 1000))
     FROM cancelled AS c
 )
 SELECT c.*, t.status AS before, (SELECT count(*) FROM told) AS told
 FROM target AS t LEFT JOIN cancelled AS c ON true";
+
+/// Closes the open attempt of a run just cancelled. `$2` run id, `$3` attempt, `$4` error.
+const CLOSE_CANCELLED: &str = "
+UPDATE {s}.attempts AS a
+SET finished_at = {now}, outcome = 'cancelled', error = $4
+WHERE a.run_id = $2 AND a.number = $3 AND a.finished_at IS NULL";
 
 /// Makes a new queued run from a finished one. Also returns the original's visible
 /// status, to tell "not found" from "still active".
@@ -272,6 +275,7 @@ pub(crate) struct Sql {
     pub(crate) get: String,
     pub(crate) attempts: String,
     pub(crate) cancel: String,
+    pub(crate) close_cancelled: String,
     pub(crate) replay: String,
     /// The start of a `list`; the caller appends filters, order and limit.
     pub(crate) list_head: String,
@@ -305,6 +309,7 @@ impl Sql {
             get: format(GET),
             attempts: format(ATTEMPTS),
             cancel: format(CANCEL),
+            close_cancelled: format(CLOSE_CANCELLED),
             replay: format(REPLAY),
             list_head: format("SELECT {cols} FROM {s}.runs AS r WHERE r.namespace = $2"),
             scheduled: format("(r.status = 'queued' AND r.attempt = 0 AND r.run_at > {now})"),
