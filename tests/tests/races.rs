@@ -82,9 +82,7 @@ async fn cancel_against_claim(storage: Arc<dyn Storage>, rounds: usize) {
             let storage = storage.clone();
             tokio::spawn(async move {
                 let runs = storage.claim(claim(1)).await.unwrap();
-                let Some(run) = runs.into_iter().find(|r| r.id == id) else {
-                    return None;
-                };
+                let run = runs.into_iter().find(|r| r.id == id)?;
                 // Vary the interleavings: some rounds finish at once, some let the cancel in.
                 if round % 2 == 0 {
                     tokio::task::yield_now().await;
