@@ -183,3 +183,68 @@ mod tests {
         assert_eq!(RetryPolicy::fixed(0, S(1)).delay_after(1), None);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn millis() -> impl Strategy<Value = Duration> {
+        (1u64..=86_400_000).prop_map(Duration::from_millis)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        /// Exponential delays never decrease, never exceed `max_delay`, and never panic or
+        /// overflow, for any attempt number.
+        #[test]
+        fn exponential_is_monotonic_and_capped(
+            initial in millis(),
+            max in millis(),
+            attempts in 1u32..=u32::MAX,
+            probe in 1u32..=u32::MAX,
+        ) {
+            let max = max.max(initial);
+            let policy = RetryPolicy::exponential(attempts, initial, max);
+            for n in [1, 2, 3, 10, 31, 32, 33, 63, 64, 65, probe.saturating_sub(1).max(1), probe] {
+                let delay = policy.backoff.delay(n);
+                prop_assert!(delay <= max, "attempt {n}: {delay:?} > {max:?}");
+                prop_assert!(delay >= initial.min(max));
+                if n > 1 {
+                    prop_assert!(delay >= policy.backoff.delay(n - 1), "decreased at {n}");
+                }
+            }
+            prop_assert_eq!(policy.delay_after(attempts), None);
+            if attempts > 1 {
+                prop_assert_eq!(policy.delay_after(1), Some(initial));
+            }
+        }
+
+        /// Custom delays are the list exactly, then its last entry; `None` once spent.
+        #[test]
+        fn custom_matches_the_list(
+            delays in proptest::collection::vec(millis(), 1..12),
+            attempts in 1u32..40,
+        ) {
+            let policy = RetryPolicy {
+                attempts,
+                backoff: Backoff::Custom(delays.clone().into()),
+            };
+            for n in 1..attempts {
+                let expected = delays.get(n as usize - 1).or(delays.last()).copied();
+                prop_assert_eq!(policy.delay_after(n), expected);
+            }
+            prop_assert_eq!(policy.delay_after(attempts), None);
+            prop_assert_eq!(policy.delay_after(u32::MAX), None);
+        }
+
+        /// Fixed delays are constant; every policy stops at its attempts.
+        #[test]
+        fn fixed_is_constant(delay in millis(), attempts in 1u32..1000, n in 1u32..1000) {
+            let policy = RetryPolicy::fixed(attempts, delay);
+            let expected = (n < attempts).then_some(delay);
+            prop_assert_eq!(policy.delay_after(n), expected);
+        }
+    }
+}

@@ -110,6 +110,7 @@ macro_rules! storage_conformance {
             run_at_in_the_future_waits,
             enqueue_many_stores_every_run_in_order,
             oversized_payload_is_rejected_with_the_limit,
+            hostile_text_is_stored_verbatim,
             namespaces_never_cross,
             get_of_an_unknown_run_is_none,
             list_filters_by_task_and_status,

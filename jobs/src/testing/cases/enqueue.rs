@@ -225,3 +225,49 @@ impl Harness {
         self.clock.now()
     }
 }
+
+/// Text full of quotes, SQL metacharacters and Unicode, in a task name, namespace,
+/// idempotency key, payload and replay reason, is stored and returned verbatim.
+pub async fn hostile_text_is_stored_verbatim(h: Harness) {
+    const NASTY: &str =
+        "it's \"quoted\" `back` \\ %_ ; DROP TABLE runs; -- $1 {s} ü 日本 🎉 \u{202e}";
+    let jobs = h.namespace(NASTY);
+    let mut run = NewRun::new(NASTY, NASTY, serde_json::json!({ NASTY: NASTY }), 2);
+    run.idempotency_key = Some(NASTY.to_owned());
+    let stored = ok("enqueue", h.storage.enqueue(vec![run.clone()]).await);
+    assert!(stored[0].created);
+    let again = ok(
+        "enqueue",
+        h.storage
+            .enqueue(vec![NewRun {
+                id: crate::RunId::new(),
+                ..run
+            }])
+            .await,
+    );
+    assert!(!again[0].created, "the key matches itself exactly");
+    let got = match ok("get", jobs.runs().get(&stored[0].id()).await) {
+        Some(got) => got,
+        None => panic!("the run should be found in its namespace"),
+    };
+    assert_eq!((got.namespace.as_str(), got.task.as_str()), (NASTY, NASTY));
+    assert_eq!(got.idempotency_key.as_deref(), Some(NASTY));
+    assert_eq!(got.payload, serde_json::json!({ NASTY: NASTY }));
+    let listed = ok(
+        "list",
+        jobs.runs().list(ListRuns::new().task_name(NASTY)).await,
+    );
+    assert_eq!(listed.runs.len(), 1);
+    ok("cancel", jobs.runs().cancel(&got.id).await);
+    let replay = ok("replay", jobs.runs().replay(&got.id, NASTY).await);
+    assert_eq!(replay.replay_reason.as_deref(), Some(NASTY));
+    assert_eq!(
+        h.namespace("conformance")
+            .runs()
+            .get(&got.id)
+            .await
+            .ok()
+            .flatten(),
+        None
+    );
+}
