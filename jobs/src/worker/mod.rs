@@ -55,6 +55,13 @@ pub(crate) struct Config {
 }
 
 impl Config {
+    /// After the shutdown timeout, how long pending results and hand-backs may still take:
+    /// the shutdown timeout again, at least 1 s and at most 10 s.
+    pub(crate) fn write_grace(&self) -> Duration {
+        self.shutdown_timeout
+            .clamp(Duration::from_secs(1), Duration::from_secs(10))
+    }
+
     pub(crate) fn heartbeat_interval(&self) -> Duration {
         self.heartbeat
             .unwrap_or(self.lease / 3)
@@ -112,7 +119,9 @@ impl WorkerBuilder {
     }
 
     /// How long [`WorkerHandle::shutdown`] waits for attempts in flight before it hands
-    /// their runs back. Default 30 s.
+    /// their runs back. Default 30 s. Writing pending results and the hand-back then get
+    /// up to this long again (at least 1 s, at most 10 s), so a shutdown ends within
+    /// about twice this timeout even when the storage is unreachable.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.config.shutdown_timeout = timeout;
         self
@@ -148,7 +157,8 @@ impl WorkerHandle {
     }
 
     /// Stops claiming, waits for attempts in flight up to the shutdown timeout, hands the
-    /// runs of unfinished ones back to the queue, and writes every pending result.
+    /// runs of unfinished ones back to the queue, and writes every pending result, within
+    /// a bounded time (see [`WorkerBuilder::shutdown_timeout`]).
     pub async fn shutdown(self) -> ShutdownReport {
         self.stop.cancel();
         match self.join.await {
@@ -171,7 +181,8 @@ pub struct ShutdownReport {
     pub stale: usize,
     /// Runs handed back unfinished at shutdown.
     pub handed_back: usize,
-    /// Results that could not be written before the deadline (the storage was
-    /// unreachable); those runs are retried once their lease expires.
+    /// Results and hand-backs that could not be written before the deadline (the storage
+    /// was unreachable); those runs stay `running` until their lease expires, then are
+    /// retried by another worker.
     pub unwritten: usize,
 }

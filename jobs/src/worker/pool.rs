@@ -46,7 +46,6 @@ pub(crate) struct Pool {
 struct Counts {
     completed: AtomicUsize,
     stale: AtomicUsize,
-    unwritten: AtomicUsize,
 }
 
 impl Pool {
@@ -100,27 +99,32 @@ impl Pool {
         let rescuer = tokio::spawn(self.clone().rescue(stop.clone()));
 
         self.claim_loop(&stop).await;
-        let handed_back = self.drain_in_flight().await;
+        self.wait_for_attempts().await;
+        // What is left to write (pending results, hand-backs) gets a bounded time too, so a
+        // storage that is down cannot hold the process: whatever is not written by then
+        // is retried by another worker once its lease expires.
+        let write_deadline = Instant::now() + self.config.write_grace();
+        let (handed_back, not_handed_back) = self.hand_back(write_deadline).await;
 
         // Write what is pending, then stop the heartbeat that kept those leases alive.
         background.cancel();
-        if let Some(completer) = completer {
-            let deadline = self.config.shutdown_timeout.max(Duration::from_secs(1));
-            if tokio::time::timeout(deadline, completer).await.is_err() {
+        if let Some(mut completer) = completer {
+            if tokio::time::timeout_at(write_deadline, &mut completer)
+                .await
+                .is_err()
+            {
+                completer.abort();
                 tracing::warn!(worker = %self.id, "results still unwritten at the deadline; their runs will be retried after their lease expires");
             }
         }
         heartbeat.abort();
         rescuer.abort();
-        let unwritten = self.held().len();
-        self.counts
-            .unwritten
-            .fetch_add(unwritten, Ordering::Relaxed);
+        let unwritten = self.held().len() + not_handed_back;
         let report = ShutdownReport {
             completed: self.counts.completed.load(Ordering::Relaxed),
             stale: self.counts.stale.load(Ordering::Relaxed),
             handed_back,
-            unwritten: self.counts.unwritten.load(Ordering::Relaxed),
+            unwritten,
         };
         tracing::info!(worker = %self.id, ?report, "worker stopped");
         report
@@ -275,9 +279,8 @@ impl Pool {
         );
     }
 
-    /// After claiming stopped: waits for handlers up to the deadline, then aborts the rest
-    /// and hands their runs back. Returns how many were handed back.
-    async fn drain_in_flight(&self) -> usize {
+    /// After claiming stopped: waits for running attempts, up to the shutdown timeout.
+    async fn wait_for_attempts(&self) {
         let deadline = Instant::now() + self.config.shutdown_timeout;
         while self.running.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
             tokio::select! {
@@ -286,6 +289,11 @@ impl Pool {
                 _ = tokio::time::sleep(Duration::from_millis(50)) => {}
             }
         }
+    }
+
+    /// Aborts the attempts still running and hands their runs back, trying until
+    /// `deadline`. Returns how many were handed back and how many could not be.
+    async fn hand_back(&self, deadline: Instant) -> (usize, usize) {
         let stragglers: Vec<Lease> = {
             let mut held = self.held();
             let ids: Vec<RunId> = held
@@ -308,28 +316,33 @@ impl Pool {
                 .collect()
         };
         if stragglers.is_empty() {
-            return 0;
+            return (0, 0);
         }
         let count = stragglers.len();
-        for attempt in 1..=5u32 {
-            match self
+        let mut failures = 0u32;
+        loop {
+            let release = self
                 .jobs
                 .storage()
-                .release(self.namespace(), stragglers.clone())
-                .await
-            {
-                Ok(released) => {
+                .release(self.namespace(), stragglers.clone());
+            let error = match tokio::time::timeout_at(deadline, release).await {
+                Ok(Ok(released)) => {
                     tracing::info!(worker = %self.id, released, "handed unfinished runs back");
-                    return count;
+                    // A run not released had already left this worker (cancelled, rescued).
+                    return (released, 0);
                 }
-                Err(error) => {
-                    tracing::warn!(worker = %self.id, %error, "could not hand runs back");
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
+                Ok(Err(error)) => error.to_string(),
+                Err(_) => "the shutdown deadline passed".to_owned(),
+            };
+            failures = failures.saturating_add(1);
+            let wait = backoff(failures);
+            if Instant::now() + wait >= deadline {
+                tracing::warn!(worker = %self.id, count, %error, "runs not handed back; they are retried once their lease expires");
+                return (0, count);
             }
+            tracing::warn!(worker = %self.id, %error, retry_in = ?wait, "could not hand runs back");
+            tokio::time::sleep(wait).await;
         }
-        tracing::warn!(worker = %self.id, count, "runs not handed back; they are retried once their lease expires");
-        count
     }
 
     /// Writes results in batches until `stop`, then writes what is left and returns.

@@ -81,8 +81,7 @@ fn args() -> Result<Args, String> {
     })
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = match args() {
         Ok(args) => args,
         Err(error) => {
@@ -90,7 +89,22 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(args).await {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("jobs-test-worker: no tokio runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(args));
+    // Not a plain drop: tokio's stdin reads on a blocking thread that nothing can cancel,
+    // and dropping the runtime would wait for that read, so a worker stopped by a signal
+    // (or by going idle) would hang until its stdin closed.
+    runtime.shutdown_background();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("jobs-test-worker: {error}");

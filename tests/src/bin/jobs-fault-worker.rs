@@ -1,0 +1,291 @@
+//! A worker process for the fault suite (`tests/faults_*.rs`): the tests kill, pause,
+//! terminate it and restart its database under it.
+//!
+//! ```text
+//! jobs-fault-worker --schema NAME [--url URL] [--namespace NS] [--concurrency N]
+//!     [--lease-ms MS] [--heartbeat-ms MS] [--rescue-ms MS] [--poll-ms MS]
+//!     [--shutdown-ms MS] [--sleep-ms MS] [--max-connections N] [--idle-secs N]
+//! ```
+//!
+//! The URL is `--url`, else `DATABASE_URL`; one of them is required (neither `jobs` nor
+//! `jobs-postgres` reads the environment). Timings left out keep the worker's defaults.
+//!
+//! Runs the task `fault-step` (payload `{ "n": u32, "sleep_ms": u64?, "fail_attempt":
+//! u32? }`): it sleeps `sleep_ms` (else `--sleep-ms`, default 0), then inserts one row
+//! into `<schema>.executions (run_id, n, attempt, pid, outcome)` and returns. Only if that
+//! insert succeeds does the attempt succeed (a failed insert is a retryable error), so a
+//! row means "the handler ran to its end" and a succeeded run has at least one row. When
+//! `fail_attempt` equals the attempt's number, the attempt records `failed` and returns a
+//! permanent error instead (dead-letter now), so the tests can tell which attempt's
+//! result stood. The handler ignores cancellation on purpose: a stalled worker that lost
+//! its lease still finishes and reports, and fencing alone must reject its result.
+//!
+//! Prints `ready pid=P worker=ID` once the worker runs, and on exit (stdin closed or a
+//! `stop` line, SIGINT, SIGTERM, or `--idle-secs` without waiting or running runs) shuts
+//! down gracefully and prints
+//! `pid=P stopped (REASON): completed=N stale=N handed_back=N unwritten=N shutdown_ms=N`.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use jobs::{Context, Jobs, TaskError};
+use jobs_postgres::PgStorage;
+use sqlx::PgPool;
+use tokio::io::AsyncBufReadExt;
+
+/// The pool and schema the task writes to.
+static TARGET: OnceLock<(PgPool, String)> = OnceLock::new();
+
+/// `--sleep-ms`: the handler's sleep when the payload names none.
+static DEFAULT_SLEEP_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Sleeps, records the execution, and succeeds (or fails permanently on `fail_attempt`).
+#[jobs::task(
+    name = "fault-step",
+    retry(attempts = 10, backoff = "fixed", initial_delay = "200ms")
+)]
+async fn fault_step(
+    ctx: Context,
+    n: u32,
+    sleep_ms: Option<u64>,
+    fail_attempt: Option<u32>,
+) -> Result<(), TaskError> {
+    let Some((pool, schema)) = TARGET.get() else {
+        return Err(TaskError::permanent("the worker has no database"));
+    };
+    let sleep = sleep_ms.unwrap_or_else(|| DEFAULT_SLEEP_MS.load(Ordering::Relaxed));
+    if sleep > 0 {
+        tokio::time::sleep(Duration::from_millis(sleep)).await;
+    }
+    let fails = fail_attempt == Some(ctx.attempt());
+    let pid = std::process::id();
+    sqlx::query(&format!(
+        "INSERT INTO {schema}.executions (run_id, n, attempt, pid, outcome) VALUES ($1, $2, $3, $4, $5)"
+    ))
+    .bind(ctx.run_id().as_uuid())
+    .bind(i64::from(n))
+    .bind(i64::from(ctx.attempt()))
+    .bind(i64::from(pid))
+    .bind(if fails { "failed" } else { "succeeded" })
+    .execute(pool)
+    .await
+    .map_err(|e| TaskError::retryable(format!("could not record the execution: {e}")))?;
+    if fails {
+        return Err(TaskError::permanent(format!(
+            "attempt {} (pid {pid}) failed on purpose",
+            ctx.attempt()
+        )));
+    }
+    Ok(())
+}
+
+struct Args {
+    url: String,
+    schema: String,
+    namespace: String,
+    concurrency: usize,
+    max_connections: u32,
+    lease: Option<Duration>,
+    heartbeat: Option<Duration>,
+    rescue: Option<Duration>,
+    poll: Option<Duration>,
+    shutdown: Option<Duration>,
+    idle: Option<Duration>,
+}
+
+fn number<T: std::str::FromStr>(arg: &str, value: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    value.parse().map_err(|e| format!("{arg} {value}: {e}"))
+}
+
+fn args() -> Result<Args, String> {
+    let mut url = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty());
+    let mut schema = None;
+    let mut parsed = Args {
+        url: String::new(),
+        schema: String::new(),
+        namespace: "faults".to_owned(),
+        concurrency: 8,
+        max_connections: 8,
+        lease: None,
+        heartbeat: None,
+        rescue: None,
+        poll: None,
+        shutdown: None,
+        idle: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{arg} needs a value"))?;
+        let millis = |v: &str| number::<u64>(&arg, v).map(|ms| Some(Duration::from_millis(ms)));
+        match arg.as_str() {
+            "--url" => url = Some(value),
+            "--schema" => schema = Some(value),
+            "--namespace" => parsed.namespace = value,
+            "--concurrency" => parsed.concurrency = number(&arg, &value)?,
+            "--max-connections" => parsed.max_connections = number(&arg, &value)?,
+            "--lease-ms" => parsed.lease = millis(&value)?,
+            "--heartbeat-ms" => parsed.heartbeat = millis(&value)?,
+            "--rescue-ms" => parsed.rescue = millis(&value)?,
+            "--poll-ms" => parsed.poll = millis(&value)?,
+            "--shutdown-ms" => parsed.shutdown = millis(&value)?,
+            "--sleep-ms" => DEFAULT_SLEEP_MS.store(number(&arg, &value)?, Ordering::Relaxed),
+            "--idle-secs" => {
+                parsed.idle = Some(Duration::from_secs(number(&arg, &value)?));
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    parsed.url = url.ok_or("pass --url or set DATABASE_URL")?;
+    parsed.schema = schema.ok_or("pass --schema")?;
+    Ok(parsed)
+}
+
+fn main() -> ExitCode {
+    let args = match args() {
+        Ok(args) => args,
+        Err(error) => {
+            eprintln!("jobs-fault-worker: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("jobs-fault-worker: no tokio runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(args));
+    // Not a plain drop: tokio's stdin reads on a blocking thread that nothing can cancel,
+    // and dropping the runtime would wait for that read, so a worker stopped by a signal
+    // would hang until its stdin closed.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("jobs-fault-worker: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let storage = PgStorage::builder()
+        .schema(&args.schema)
+        .max_connections(args.max_connections)
+        .connect(&args.url)
+        .await?;
+    let pool = storage.pool().clone();
+    let _ = TARGET.set((pool.clone(), args.schema.clone()));
+    let jobs = Jobs::builder()
+        .name("jobs-fault-worker")
+        .namespace(&args.namespace)
+        .storage(storage)
+        .build()?;
+    let mut builder = jobs.worker().concurrency(args.concurrency);
+    if let Some(lease) = args.lease {
+        builder = builder.lease(lease);
+    }
+    if let Some(every) = args.heartbeat {
+        builder = builder.heartbeat_interval(every);
+    }
+    if let Some(every) = args.rescue {
+        builder = builder.rescue_interval(every);
+    }
+    if let Some(every) = args.poll {
+        builder = builder.poll_interval(every);
+    }
+    if let Some(timeout) = args.shutdown {
+        builder = builder.shutdown_timeout(timeout);
+    }
+    let worker = builder.start();
+    println!("ready pid={} worker={}", std::process::id(), worker.id());
+    let _ = std::io::stdout().flush();
+
+    let idle_wait = async {
+        match args.idle {
+            Some(limit) => idle(&pool, &args.schema, &args.namespace, limit).await,
+            None => std::future::pending().await,
+        }
+    };
+    let reason = tokio::select! {
+        reason = told_to_stop() => reason,
+        () = idle_wait => "nothing left to do",
+    };
+    let stopping = tokio::time::Instant::now();
+    let report = worker.shutdown().await;
+    println!(
+        "pid={} stopped ({reason}): completed={} stale={} handed_back={} unwritten={} shutdown_ms={}",
+        std::process::id(),
+        report.completed,
+        report.stale,
+        report.handed_back,
+        report.unwritten,
+        stopping.elapsed().as_millis()
+    );
+    let _ = std::io::stdout().flush();
+    Ok(())
+}
+
+/// Completes when stdin closes or says `stop`, or on SIGINT or SIGTERM.
+async fn told_to_stop() -> &'static str {
+    let stdin = async {
+        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        loop {
+            match lines.next_line().await {
+                Ok(Some(line)) if line.trim() == "stop" => return "told to stop",
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return "stdin closed",
+            }
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        reason = stdin => reason,
+        _ = tokio::signal::ctrl_c() => "interrupted",
+        () = terminate => "terminated",
+    }
+}
+
+/// Completes once no run of the namespace has been waiting or running for `idle`.
+async fn idle(pool: &PgPool, schema: &str, namespace: &str, idle: Duration) {
+    let sql = format!(
+        "SELECT count(*) FROM {schema}.runs
+         WHERE namespace = $1 AND status IN ('queued', 'running', 'retrying')"
+    );
+    let mut since = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        match sqlx::query_scalar::<_, i64>(&sql)
+            .bind(namespace)
+            .fetch_one(pool)
+            .await
+        {
+            Ok(0) if since.elapsed() >= idle => return,
+            Ok(0) => {}
+            Ok(_) => since = tokio::time::Instant::now(),
+            Err(error) => eprintln!("jobs-fault-worker: counting runs failed: {error}"),
+        }
+    }
+}

@@ -1,0 +1,554 @@
+//! What the fault tests (`faults_*.rs`) share: worker processes (`jobs-fault-worker`) to
+//! kill, pause and terminate; their shutdown reports; the side table their handler writes;
+//! and a throwaway PostgreSQL cluster to stop and start.
+
+#![allow(dead_code)] // each test crate uses its own part of this module
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jobs::storage::NewRun;
+use jobs::{RunId, Storage};
+use sqlx::PgPool;
+
+/// The namespace the worker binary works in (its default).
+pub(crate) const NAMESPACE: &str = "faults";
+/// The worker binary's task.
+pub(crate) const TASK: &str = "fault-step";
+
+/// Creates the table the handler records its executions in.
+pub(crate) async fn create_side_table(pool: &PgPool, schema: &str) {
+    sqlx::query(&format!(
+        "CREATE TABLE {schema}.executions (
+             run_id uuid NOT NULL, n bigint NOT NULL, attempt bigint NOT NULL,
+             pid bigint NOT NULL, outcome text NOT NULL,
+             at timestamptz NOT NULL DEFAULT clock_timestamp())"
+    ))
+    .execute(pool)
+    .await
+    .unwrap_or_else(|e| panic!("create {schema}.executions: {e}"));
+}
+
+/// Enqueues one `fault-step` run per payload, in batches of 1,000; returns their ids in
+/// order.
+pub(crate) async fn enqueue(
+    storage: &dyn Storage,
+    payloads: Vec<serde_json::Value>,
+    max_attempts: u32,
+) -> Vec<RunId> {
+    let mut ids = Vec::with_capacity(payloads.len());
+    let mut payloads = payloads.into_iter().peekable();
+    while payloads.peek().is_some() {
+        let batch: Vec<NewRun> = payloads
+            .by_ref()
+            .take(1000)
+            .map(|payload| NewRun::new(NAMESPACE, TASK, payload, max_attempts))
+            .collect();
+        let enqueued = storage
+            .enqueue(batch)
+            .await
+            .unwrap_or_else(|e| panic!("enqueue: {e}"));
+        ids.extend(enqueued.iter().map(|e| e.id()));
+    }
+    ids
+}
+
+/// One row of the side table: one handler that ran to its end.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct Execution {
+    pub(crate) run_id: uuid::Uuid,
+    pub(crate) n: i64,
+    pub(crate) attempt: i64,
+    pub(crate) pid: i64,
+    pub(crate) outcome: String,
+    pub(crate) at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Every execution recorded, oldest first.
+pub(crate) async fn executions(pool: &PgPool, schema: &str) -> Vec<Execution> {
+    sqlx::query_as(&format!(
+        "SELECT run_id, n, attempt, pid, outcome, at FROM {schema}.executions ORDER BY at"
+    ))
+    .fetch_all(pool)
+    .await
+    .unwrap_or_else(|e| panic!("read {schema}.executions: {e}"))
+}
+
+/// A `count(*)`-like query's single number.
+pub(crate) async fn scalar(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// The `runs.worker` pattern of the worker process `pid` (ids are `name:pid:hex`).
+pub(crate) fn worker_pattern(pid: u32) -> String {
+    format!("jobs-fault-worker:{pid}:%")
+}
+
+/// Fails the test once `timeout` has passed, naming what it waited for.
+pub(crate) struct Deadline {
+    at: Instant,
+    timeout: Duration,
+    what: String,
+}
+
+impl Deadline {
+    pub(crate) fn new(timeout: Duration, what: impl Into<String>) -> Self {
+        Deadline {
+            at: Instant::now() + timeout,
+            timeout,
+            what: what.into(),
+        }
+    }
+
+    /// Sleeps a little, or fails the test if the deadline has passed.
+    pub(crate) async fn tick(&self) {
+        assert!(
+            Instant::now() < self.at,
+            "timed out after {:?} waiting for {}",
+            self.timeout,
+            self.what
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// What a worker process printed when it stopped (its `ShutdownReport`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Report {
+    pub(crate) completed: usize,
+    pub(crate) stale: usize,
+    pub(crate) handed_back: usize,
+    pub(crate) unwritten: usize,
+    pub(crate) shutdown_ms: u64,
+}
+
+impl Report {
+    /// Parses the `pid=P stopped (...): completed=N ...` line of a worker's output.
+    pub(crate) fn parse(stdout: &str) -> Option<Report> {
+        let line = stdout.lines().find(|line| line.contains(" stopped ("))?;
+        let field = |name: &str| -> Option<u64> {
+            line.split_whitespace()
+                .find_map(|word| word.strip_prefix(&format!("{name}=")))
+                .and_then(|value| value.parse().ok())
+        };
+        let count = |name: &str| field(name).and_then(|n| usize::try_from(n).ok());
+        Some(Report {
+            completed: count("completed")?,
+            stale: count("stale")?,
+            handed_back: count("handed_back")?,
+            unwritten: count("unwritten")?,
+            shutdown_ms: field("shutdown_ms")?,
+        })
+    }
+}
+
+/// How a worker process ended.
+#[derive(Debug)]
+pub(crate) struct Exit {
+    pub(crate) status: ExitStatus,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    /// Its report, if it printed one (not after SIGKILL).
+    pub(crate) report: Option<Report>,
+}
+
+/// A `jobs-fault-worker` process. Killed (SIGKILL) when dropped if still running, so no
+/// process outlives a failed test. Its stdout and stderr are collected by threads, so a
+/// chatty child never blocks on a full pipe.
+pub(crate) struct WorkerProcess {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+}
+
+fn collect(stream: impl std::io::Read + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = text.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            let mut text = sink
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            text.push_str(&line);
+            text.push('\n');
+        }
+    });
+    text
+}
+
+impl WorkerProcess {
+    /// Starts a worker on `url`, schema `schema`, with the binary's extra `args`.
+    pub(crate) fn spawn(name: &str, url: &str, schema: &str, args: &[&str]) -> WorkerProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_jobs-fault-worker"))
+            .args(["--url", url, "--schema", schema])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start worker {name}: {e}"));
+        let stdin = child.stdin.take();
+        let stdout = collect(child.stdout.take().unwrap_or_else(|| panic!("no stdout")));
+        let stderr = collect(child.stderr.take().unwrap_or_else(|| panic!("no stderr")));
+        WorkerProcess {
+            name: name.to_owned(),
+            child,
+            stdin,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Its process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its name in messages.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What it printed so far, stdout then stderr.
+    pub(crate) fn output(&self) -> String {
+        let out = self
+            .stdout
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let err = self
+            .stderr
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        format!("{out}{err}")
+    }
+
+    /// Waits until it printed its `ready` line (its worker runs).
+    pub(crate) async fn ready(&mut self, timeout: Duration) {
+        let deadline = Deadline::new(timeout, format!("worker {} to start", self.name));
+        while !self
+            .stdout
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains("ready pid=")
+        {
+            self.assert_alive();
+            deadline.tick().await;
+        }
+    }
+
+    /// Sends `signal` (`KILL`, `STOP`, `CONT`, `TERM`, ...) with `kill(1)`.
+    pub(crate) fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args(["-s", signal, &self.pid().to_string()])
+            .status()
+            .unwrap_or_else(|e| panic!("kill -s {signal}: {e}"));
+        assert!(
+            status.success(),
+            "kill -s {signal} {} failed: {status}",
+            self.pid()
+        );
+    }
+
+    /// Closes its stdin, which asks it to shut down gracefully.
+    pub(crate) fn close_stdin(&mut self) {
+        drop(self.stdin.take());
+    }
+
+    /// Fails the test if it has exited.
+    pub(crate) fn assert_alive(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!(
+                "worker {} exited early with {status}:\n{}",
+                self.name,
+                self.output()
+            );
+        }
+    }
+
+    /// Waits for it to exit, at most `timeout`, and returns how it ended.
+    pub(crate) async fn wait_exit(&mut self, timeout: Duration) -> Exit {
+        let deadline = Deadline::new(timeout, format!("worker {} to exit", self.name));
+        let status = loop {
+            if let Some(status) = self
+                .child
+                .try_wait()
+                .unwrap_or_else(|e| panic!("wait for worker {}: {e}", self.name))
+            {
+                break status;
+            }
+            deadline.tick().await;
+        };
+        // The reader threads finish once the pipes close; give them a moment.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let lock = |text: &Arc<Mutex<String>>| {
+            text.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone()
+        };
+        let stdout = lock(&self.stdout);
+        Exit {
+            status,
+            report: Report::parse(&stdout),
+            stdout,
+            stderr: lock(&self.stderr),
+        }
+    }
+
+    /// Asks it to stop (stdin closed), waits at most `timeout`, checks it exited 0 with a
+    /// report, and returns the report.
+    pub(crate) async fn stop(&mut self, timeout: Duration) -> Report {
+        self.close_stdin();
+        let exit = self.wait_exit(timeout).await;
+        println!("worker {}: {}", self.name, exit.stdout.trim());
+        assert!(
+            exit.status.success(),
+            "worker {} exited with {}:\n{}{}",
+            self.name,
+            exit.status,
+            exit.stdout,
+            exit.stderr
+        );
+        exit.report.unwrap_or_else(|| {
+            panic!(
+                "worker {} printed no report:\n{}{}",
+                self.name, exit.stdout, exit.stderr
+            )
+        })
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill(); // SIGKILL ends a stopped process too
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A throwaway PostgreSQL cluster (`initdb` in a temporary folder, on a free port of
+/// 127.0.0.1, its socket in that folder), so a test may stop and start it without
+/// disturbing tests that use the shared database. Run as the `postgres` system user when
+/// the test runs as root (PostgreSQL refuses to run as root). Stopped and deleted when
+/// dropped.
+pub(crate) struct Cluster {
+    dir: PathBuf,
+    bin: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl Cluster {
+    /// Creates and starts the cluster. Panics, saying why, when PostgreSQL's server
+    /// binaries are missing (set `PG_BIN` to their folder to pick them).
+    pub(crate) fn start() -> Cluster {
+        let bin = server_binaries();
+        let as_postgres = running_as_root();
+        let random = RunId::new().as_uuid().simple().to_string();
+        let dir = std::env::temp_dir().join(format!("jobs-faults-pg-{}", &random[16..]));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+        let mut cluster = Cluster {
+            dir,
+            bin,
+            port: 0,
+            as_postgres,
+        };
+        if as_postgres {
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&cluster.dir)
+                .status()
+                .unwrap_or_else(|e| panic!("chown: {e}"));
+            assert!(
+                status.success(),
+                "chown {} to postgres failed",
+                cluster.dir.display()
+            );
+        }
+        let data = cluster.data();
+        cluster.run(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+                "--no-instructions",
+            ],
+        );
+        // A free port may be taken between finding it and binding it: try a few.
+        let mut last = String::new();
+        for _ in 0..5 {
+            cluster.port = free_port();
+            match cluster.try_start() {
+                Ok(()) => return cluster,
+                Err(error) => last = error,
+            }
+        }
+        panic!("the throwaway cluster did not start: {last}");
+    }
+
+    /// Its URL: user `postgres`, database `postgres`, trusted.
+    pub(crate) fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops it the way an operator restarting it would (`pg_ctl stop -m fast`: sessions
+    /// are terminated, a checkpoint is written).
+    pub(crate) fn stop(&self) {
+        let data = self.data();
+        self.run(
+            "pg_ctl",
+            &["-D", &data, "-m", "fast", "-w", "-t", "60", "stop"],
+        );
+    }
+
+    /// Starts it again on the same port.
+    pub(crate) fn start_again(&self) {
+        if let Err(error) = self.try_start() {
+            panic!("the throwaway cluster did not start again: {error}");
+        }
+    }
+
+    fn try_start(&self) -> Result<(), String> {
+        let data = self.data();
+        let log = self.dir.join("server.log").display().to_string();
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
+             -c fsync=off -c full_page_writes=off -c max_connections=100",
+            self.port,
+            self.dir.display()
+        );
+        let output = self
+            .command("pg_ctl")
+            .args(["-D", &data, "-l", &log, "-w", "-t", "60", "-o", &options])
+            .arg("start")
+            .output()
+            .map_err(|e| format!("pg_ctl start: {e}"))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            let server_log = std::fs::read_to_string(&log).unwrap_or_default();
+            Err(format!(
+                "pg_ctl start: {}{}\n{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr),
+                server_log
+            ))
+        }
+    }
+
+    fn data(&self) -> String {
+        self.dir.join("data").display().to_string()
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let path = self.bin.join(program);
+        let mut command = if self.as_postgres {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(path);
+            command
+        } else {
+            Command::new(path)
+        };
+        command.current_dir(&self.dir).stdin(Stdio::null());
+        command
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let output = self
+            .command(program)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        assert!(
+            output.status.success(),
+            "{program} {args:?} failed with {}: {}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if self.dir.join("data").join("postmaster.pid").exists() {
+            let data = self.data();
+            let _ = self
+                .command("pg_ctl")
+                .args(["-D", &data, "-m", "immediate", "-w", "-t", "30", "stop"])
+                .output();
+        }
+        if let Err(error) = std::fs::remove_dir_all(&self.dir) {
+            eprintln!("could not remove {}: {error}", self.dir.display());
+        }
+    }
+}
+
+/// The folder of `initdb` and `pg_ctl`: `PG_BIN`, else the newest
+/// `/usr/lib/postgresql/*/bin`, else `pg_config --bindir`.
+fn server_binaries() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PG_BIN").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .collect();
+    found.sort();
+    if let Some((_, bin)) = found.pop() {
+        return bin;
+    }
+    let from_config = Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        .filter(|dir| dir.join("initdb").exists());
+    from_config.unwrap_or_else(|| {
+        panic!(
+            "no PostgreSQL server binaries (initdb, pg_ctl): install the server package or set PG_BIN"
+        )
+    })
+}
+
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .unwrap_or_else(|e| panic!("find a free port: {e}"))
+}
