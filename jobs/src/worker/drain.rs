@@ -60,23 +60,22 @@ impl Jobs {
                 let Some(registration) = self.registry().get(&run.task) else {
                     continue;
                 };
+                let lease = Lease::of(&run);
                 let ctx = Context::new(
                     run.id,
-                    run.task.clone(),
+                    run.task,
                     run.attempt,
                     run.max_attempts,
                     CancellationToken::new(),
                     self.clone(),
                 );
-                let Some(result) = execute(registration, &run, ctx, drop).await else {
-                    continue;
-                };
+                let result = execute(registration, run.payload, ctx).await;
                 match &result {
                     AttemptResult::Succeeded => report.succeeded += 1,
                     AttemptResult::Retry { .. } => report.retried += 1,
                     AttemptResult::DeadLetter { .. } => report.dead_lettered += 1,
                 }
-                outcomes.push(Outcome::new(Lease::of(&run), result));
+                outcomes.push(Outcome::new(lease, result));
             }
             self.storage().finish(self.namespace(), outcomes).await?;
         }

@@ -1,13 +1,14 @@
 //! Running one attempt: decode, call the handler, catch panics and timeouts, and decide
 //! from the task's policy what happens next.
 
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context as Poll, Poll as Ready};
 use std::time::Duration;
 
-use tokio::task::AbortHandle;
-
 use crate::context::Context;
-use crate::registry::TaskRegistration;
-use crate::run::Run;
+use crate::registry::{AttemptFuture, TaskRegistration};
 use crate::storage::AttemptResult;
 use crate::task::TaskError;
 
@@ -16,46 +17,53 @@ enum Ending {
     Returned(Result<(), TaskError>),
     Panicked(String),
     TimedOut(Duration),
-    /// Aborted from outside (shutdown hand-back): no result is recorded.
-    Aborted,
 }
 
-/// Runs one attempt of `run` and returns what storage should record, or `None` when the
-/// attempt was aborted (its run is being handed back by whoever aborted it).
+/// Runs one attempt, in the calling task, and returns what storage should record.
 ///
-/// `on_start` receives the handler task's abort handle as soon as it is spawned.
+/// A panic in the handler is caught here (it is a failed attempt, not a dead worker), and
+/// the task's timeout, if any, bounds the attempt. Aborting the calling task abandons the
+/// attempt without a result, which is how a shutdown hands runs back.
 pub(crate) async fn execute(
     registration: &'static TaskRegistration,
-    run: &Run,
+    payload: serde_json::Value,
     ctx: Context,
-    on_start: impl FnOnce(AbortHandle),
-) -> Option<AttemptResult> {
-    let future = (registration.start)(run.payload.clone(), ctx);
-    let mut handle = tokio::spawn(future);
-    on_start(handle.abort_handle());
-    let joined = match (registration.timeout)() {
-        Some(limit) => match tokio::time::timeout(limit, &mut handle).await {
-            Ok(joined) => Some(joined),
-            Err(_) => {
-                handle.abort();
-                None
-            }
-        },
-        None => Some(handle.await),
+) -> AttemptResult {
+    let (attempt, max_attempts) = (ctx.attempt(), ctx.max_attempts());
+    let handler = CatchUnwind((registration.start)(payload, ctx));
+    let ending = match (registration.timeout)() {
+        Some(limit) => tokio::time::timeout(limit, handler)
+            .await
+            .unwrap_or(Ending::TimedOut(limit)),
+        None => handler.await,
     };
-    let ending = match joined {
-        None => Ending::TimedOut((registration.timeout)().unwrap_or_default()),
-        Some(Ok(result)) => Ending::Returned(result),
-        Some(Err(error)) if error.is_panic() => Ending::Panicked(panic_message(error.into_panic())),
-        Some(Err(_)) => Ending::Aborted,
-    };
-    decide(registration, run, ending)
+    decide(registration, attempt, max_attempts, ending)
 }
 
-fn decide(registration: &TaskRegistration, run: &Run, ending: Ending) -> Option<AttemptResult> {
+/// Polls the handler, turning a panic into [`Ending::Panicked`].
+struct CatchUnwind(AttemptFuture);
+
+impl Future for CatchUnwind {
+    type Output = Ending;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Poll<'_>) -> Ready<Ending> {
+        let handler = &mut self.0;
+        match catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx))) {
+            Ok(Ready::Ready(result)) => Ready::Ready(Ending::Returned(result)),
+            Ok(Ready::Pending) => Ready::Pending,
+            Err(panic) => Ready::Ready(Ending::Panicked(panic_message(panic))),
+        }
+    }
+}
+
+fn decide(
+    registration: &TaskRegistration,
+    attempt: u32,
+    max_attempts: u32,
+    ending: Ending,
+) -> AttemptResult {
     let (error, permanent) = match ending {
-        Ending::Aborted => return None,
-        Ending::Returned(Ok(())) => return Some(AttemptResult::Succeeded),
+        Ending::Returned(Ok(())) => return AttemptResult::Succeeded,
         Ending::Returned(Err(error)) => (error.message().to_owned(), error.is_permanent()),
         Ending::Panicked(message) => (format!("the handler panicked: {message}"), false),
         Ending::TimedOut(limit) => (
@@ -64,15 +72,15 @@ fn decide(registration: &TaskRegistration, run: &Run, ending: Ending) -> Option<
         ),
     };
     if permanent {
-        return Some(AttemptResult::DeadLetter { error });
+        return AttemptResult::DeadLetter { error };
     }
     // The stored budget wins over the compiled one: it may have grown by hand-backs.
     let mut policy = (registration.retry)();
-    policy.attempts = run.max_attempts;
-    Some(match policy.delay_after(run.attempt) {
+    policy.attempts = max_attempts;
+    match policy.delay_after(attempt) {
         Some(delay) => AttemptResult::Retry { error, delay },
         None => AttemptResult::DeadLetter { error },
-    })
+    }
 }
 
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {

@@ -23,7 +23,7 @@ use crate::storage::{AttemptResult, ClaimRequest, Heartbeat, Lease, Outcome, Sto
 struct Held {
     attempt: u32,
     cancel: CancellationToken,
-    abort: Option<AbortHandle>,
+    abort: AbortHandle,
     /// The handler has returned; only the result write is pending.
     returned: bool,
 }
@@ -192,7 +192,12 @@ impl Pool {
             tokio::select! {
                 biased;
                 _ = stop.cancelled() => return,
-                _ = self.slot_freed.notified(), if full => return,
+                _ = self.slot_freed.notified(), if full => {
+                    // Let the attempts finishing alongside this one free their slots too,
+                    // so the next claim fetches a batch rather than one run.
+                    tokio::task::yield_now().await;
+                    return;
+                }
                 event = event => match event {
                     Ok(StorageEvent::RunsAvailable { namespace }) => {
                         if !full && namespace == self.namespace() {
@@ -228,54 +233,58 @@ impl Pool {
             tokio::spawn(async move { storage.release(&namespace, vec![Lease::of(&run)]).await });
             return;
         };
-        let cancel = CancellationToken::new();
-        self.held().insert(
-            run.id,
-            Held {
-                attempt: run.attempt,
-                cancel: cancel.clone(),
-                abort: None,
-                returned: false,
-            },
-        );
-        self.running.fetch_add(1, Ordering::AcqRel);
-        let ctx = Context::new(
-            run.id,
-            run.task.clone(),
-            run.attempt,
-            run.max_attempts,
-            cancel,
-            self.jobs.clone(),
-        );
+        let Run {
+            id,
+            task,
+            attempt,
+            max_attempts,
+            payload,
+            ..
+        } = run;
+        let lease = Lease { id, attempt };
         let span = tracing::info_span!(
             "attempt",
-            run_id = %run.id,
-            task = %run.task,
-            attempt = run.attempt,
-            namespace = %run.namespace,
+            run_id = %id,
+            task = %task,
+            attempt,
+            namespace = %self.namespace(),
         );
-        let pool = self.clone();
-        tokio::spawn(
+        let cancel = CancellationToken::new();
+        let ctx = Context::new(
+            id,
+            task,
+            attempt,
+            max_attempts,
+            cancel.clone(),
+            self.jobs.clone(),
+        );
+        self.running.fetch_add(1, Ordering::AcqRel);
+        let slot = SlotGuard(self.clone());
+        // Held locked across the spawn, so the attempt cannot report before it is held.
+        let mut held = self.held();
+        let handle = tokio::spawn(
             async move {
-                let on_start = |abort: AbortHandle| {
-                    if let Some(held) = pool.held().get_mut(&run.id) {
-                        held.abort = Some(abort);
-                    }
-                };
-                let result = execute(registration, &run, ctx, on_start).await;
-                if let Some(result) = result {
-                    log_result(&run, &result);
-                    if let Some(held) = pool.held().get_mut(&run.id) {
-                        held.returned = true;
-                    }
-                    // The receiver lives as long as the pool's completer; if it is gone the
-                    // lease simply expires and the run is retried.
-                    let _ = pool.results.send(Outcome::new(Lease::of(&run), result));
+                let result = execute(registration, payload, ctx).await;
+                log_result(attempt, &result);
+                let pool = &slot.0;
+                if let Some(held) = pool.held().get_mut(&id) {
+                    held.returned = true;
                 }
-                pool.running.fetch_sub(1, Ordering::AcqRel);
-                pool.slot_freed.notify_one();
+                // The receiver lives as long as the pool's completer; if it is gone the
+                // lease simply expires and the run is retried.
+                let _ = pool.results.send(Outcome::new(lease, result));
+                drop(slot);
             }
             .instrument(span),
+        );
+        held.insert(
+            id,
+            Held {
+                attempt,
+                cancel,
+                abort: handle.abort_handle(),
+                returned: false,
+            },
         );
     }
 
@@ -304,9 +313,7 @@ impl Pool {
             ids.into_iter()
                 .filter_map(|id| held.remove(&id).map(|h| (id, h)))
                 .map(|(id, h)| {
-                    if let Some(abort) = h.abort {
-                        abort.abort();
-                    }
+                    h.abort.abort();
                     h.cancel.cancel();
                     Lease {
                         id,
@@ -484,14 +491,24 @@ impl Pool {
     }
 }
 
-fn log_result(run: &Run, result: &AttemptResult) {
+/// A busy slot: freed when the attempt's task ends, whether it finished or was aborted.
+struct SlotGuard(Arc<Pool>);
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::AcqRel);
+        self.0.slot_freed.notify_one();
+    }
+}
+
+fn log_result(attempt: u32, result: &AttemptResult) {
     match result {
         AttemptResult::Succeeded => tracing::debug!("attempt succeeded"),
         AttemptResult::Retry { error, delay } => {
             tracing::info!(%error, retry_in = ?delay, "attempt failed; retry scheduled");
         }
         AttemptResult::DeadLetter { error } => {
-            tracing::warn!(%error, attempts = run.attempt, "run dead-lettered");
+            tracing::warn!(%error, attempts = attempt, "run dead-lettered");
         }
     }
 }
