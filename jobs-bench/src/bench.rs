@@ -1,0 +1,841 @@
+//! The measurements, and the table and JSON lines they print.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jobs::{Jobs, MemoryStorage, Storage, Task};
+use serde_json::{Map, Value, json};
+
+use crate::child::{Gaps, Proc, jobs_on, send_pings};
+use crate::cpu::Snapshot;
+use crate::pg::Env;
+use crate::stats::{Figure, median, percentile, round};
+use crate::tasks::{self, Noop};
+use crate::timed::Timed;
+use crate::{Bench, Error, Kind, Options, Sizes};
+
+/// Concurrency of the idle worker in the latency cases.
+const LATENCY_CONCURRENCY: usize = 10;
+/// Spacing of latency pings, in microseconds.
+const GAP_US: (u64, u64) = (5_000, 10_000);
+
+/// Prints each figure as it is measured and keeps it for the table.
+struct Output {
+    /// The median 2-connection commit rate, once measured: the yardstick of ratios.
+    commit_rate: Option<f64>,
+    figures: Vec<Figure>,
+}
+
+impl Output {
+    fn extra(&self, figure: &Figure) -> Map<String, Value> {
+        let mut extra = Map::new();
+        if let (Some(rate), "postgres", "runs/s") = (self.commit_rate, figure.storage, figure.unit)
+        {
+            extra.insert("commit_rate_2c".into(), round(rate).into());
+            extra.insert(
+                "x_commit_rate".into(),
+                ((figure.value() / rate * 100.0).round() / 100.0).into(),
+            );
+        }
+        extra
+    }
+
+    fn emit(&mut self, figure: Figure) {
+        println!("{}", figure.json(self.extra(&figure)));
+        self.figures.push(figure);
+    }
+
+    fn table(&self) {
+        println!();
+        println!(
+            "{:<20} {:<9} {:<56} {:>10} {:>19} {:<10} {:>8}",
+            "benchmark", "storage", "parameters", "median", "range", "unit", "x commit"
+        );
+        println!("{}", "-".repeat(138));
+        for figure in &self.figures {
+            let params = figure
+                .params
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => format!("{k}={s}"),
+                    other => format!("{k}={other}"),
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+            let ratio = self
+                .extra(figure)
+                .get("x_commit_rate")
+                .and_then(Value::as_f64)
+                .map_or(String::new(), |r| format!("{r:.1}x"));
+            println!(
+                "{:<20} {:<9} {:<56} {:>10} {:>19} {:<10} {:>8}",
+                figure.name,
+                figure.storage,
+                params,
+                show(figure.value()),
+                format!("{} - {}", show(figure.min()), show(figure.max())),
+                figure.unit,
+                ratio
+            );
+        }
+        if let Some(rate) = self.commit_rate {
+            println!(
+                "\nx commit: the median divided by this run's PostgreSQL commit rate with 2 connections ({})",
+                show(rate)
+            );
+        }
+    }
+}
+
+fn show(x: f64) -> String {
+    if x.abs() >= 100.0 {
+        format!("{x:.0}")
+    } else if x.abs() >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// Runs what `options` asks for.
+pub(crate) async fn run(options: Options) -> Result<(), Error> {
+    let mut out = Output {
+        commit_rate: None,
+        figures: Vec::new(),
+    };
+    let mut kinds = Vec::new();
+    if options.memory {
+        kinds.push(Kind::Memory);
+    }
+    if options.postgres {
+        kinds.push(Kind::Postgres);
+    }
+    eprintln!(
+        "jobs-bench: storages {:?}, repeat {}, {} cpus{}",
+        kinds.iter().map(|k| k.name()).collect::<Vec<_>>(),
+        options.repeat,
+        std::thread::available_parallelism().map_or(0, usize::from),
+        if options.smoke { ", smoke sizes" } else { "" }
+    );
+    if options.postgres && options.wants(Bench::Commit) {
+        commit(&options, &mut out).await?;
+    }
+    if options.wants(Bench::Insert) {
+        for &kind in &kinds {
+            insert(&options, kind, &mut out).await?;
+        }
+    }
+    if options.wants(Bench::Process) {
+        for &kind in &kinds {
+            process(&options, kind, &mut out).await?;
+        }
+    }
+    if options.wants(Bench::Latency) {
+        for &kind in &kinds {
+            latency(&options, kind, false, &mut out).await?;
+            if kind == Kind::Postgres {
+                latency(&options, kind, true, &mut out).await?;
+            }
+        }
+    }
+    if options.postgres && options.wants(Bench::History) {
+        history(&options, &mut out).await?;
+    }
+    out.table();
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Commit rate
+
+async fn commit(options: &Options, out: &mut Output) -> Result<(), Error> {
+    let sizes = options.sizes(Kind::Postgres);
+    let mut env = Env::fresh(&options.url, "commit").await?;
+    let result = async {
+        let mut figures = Vec::new();
+        for clients in [1usize, 2] {
+            let mut figure = Figure::new(
+                "commit_rate",
+                "postgres",
+                json!({ "clients": clients, "secs": sizes.commit_secs }),
+                "commits/s",
+            );
+            for round in 1..=options.repeat {
+                let mut tries = 1;
+                let (rate, usage) = loop {
+                    let before = Snapshot::take(&[]);
+                    let rate =
+                        crate::pg::commit_rate(&mut env, clients, sizes.commit_secs).await?;
+                    let usage = before.until(&Snapshot::take(&[]));
+                    if usage.other / usage.wall <= BUSY_CORES || tries >= BUSY_TRIES {
+                        break (rate, usage);
+                    }
+                    eprintln!(
+                        "  (commit rate: other processes used {:.2} cores meanwhile ({rate:.0}/s); measuring again)",
+                        usage.other / usage.wall
+                    );
+                    tries += 1;
+                };
+                eprintln!(
+                    "  commit rate, {clients} connection(s) #{round}: {rate:.0}/s (cpu: bench {:.2} cores, postgres {:.2}, other {:.2})",
+                    usage.bench / usage.wall,
+                    usage.postgres / usage.wall,
+                    usage.other / usage.wall
+                );
+                figure.push(rate, usage.json());
+            }
+            figures.push(figure);
+        }
+        Ok::<_, Error>(figures)
+    }
+    .await;
+    env.drop_schema().await?;
+    for figure in result? {
+        if figure.params.get("clients") == Some(&json!(2)) {
+            out.commit_rate = Some(figure.value());
+        }
+        out.emit(figure);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Insert
+
+async fn insert(options: &Options, kind: Kind, out: &mut Output) -> Result<(), Error> {
+    let sizes = options.sizes(kind);
+    let mut single = Figure::new(
+        "insert_one_per_call",
+        kind.name(),
+        json!({ "runs": sizes.insert_single }),
+        "runs/s",
+    );
+    let mut batch = Figure::new(
+        "insert_batch",
+        kind.name(),
+        json!({ "batch_size": sizes.batch_size, "batches": sizes.insert_batches }),
+        "runs/s",
+    );
+    for round in 1..=options.repeat {
+        let one = unless_busy("insert", || insert_once(options, kind, false, sizes)).await?;
+        eprintln!(
+            "  {} insert one per call #{round}: {:.0} runs/s {}",
+            kind.name(),
+            one.rate,
+            one.summary
+        );
+        single.push(one.rate, one.detail);
+        let many = unless_busy("insert", || insert_once(options, kind, true, sizes)).await?;
+        eprintln!(
+            "  {} insert batches of {} #{round}: {:.0} runs/s {}",
+            kind.name(),
+            sizes.batch_size,
+            many.rate,
+            many.summary
+        );
+        batch.push(many.rate, many.detail);
+    }
+    out.emit(single);
+    out.emit(batch);
+    Ok(())
+}
+
+async fn insert_once(
+    options: &Options,
+    kind: Kind,
+    batched: bool,
+    sizes: Sizes,
+) -> Result<Sample, Error> {
+    match kind {
+        Kind::Memory => {
+            let jobs = jobs_on(Arc::new(MemoryStorage::new()))?;
+            insert_timed(&jobs, batched, sizes).await
+        }
+        Kind::Postgres => {
+            let env = Env::fresh(&options.url, "insert").await?;
+            let result = match jobs_on(Arc::new(env.storage.clone())) {
+                Ok(jobs) => insert_timed(&jobs, batched, sizes).await,
+                Err(error) => Err(error),
+            };
+            env.drop_schema().await?;
+            result
+        }
+    }
+}
+
+async fn insert_timed(jobs: &Jobs, batched: bool, sizes: Sizes) -> Result<Sample, Error> {
+    // Payloads are made before the clock starts; serializing them is part of the enqueue.
+    let batches: Vec<Vec<Noop>> = if batched {
+        (0..sizes.insert_batches)
+            .map(|b| {
+                (0..sizes.batch_size)
+                    .map(|i| Noop {
+                        n: (b * sizes.batch_size + i) as u64,
+                    })
+                    .collect()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let before = Snapshot::take(&[]);
+    let start = Instant::now();
+    let count = if batched {
+        for batch in batches {
+            jobs.enqueue_many(batch).await?;
+        }
+        sizes.insert_batches * sizes.batch_size
+    } else {
+        for n in 0..sizes.insert_single {
+            jobs.enqueue(Noop { n: n as u64 }).await?;
+        }
+        sizes.insert_single
+    };
+    let elapsed = start.elapsed();
+    let usage = before.until(&Snapshot::take(&[]));
+    Ok(Sample {
+        rate: count as f64 / elapsed.as_secs_f64(),
+        summary: format!(
+            "(wall {:.2} s; cpu: bench {:.2} cores, postgres {:.2}, other {:.2})",
+            elapsed.as_secs_f64(),
+            usage.bench / usage.wall,
+            usage.postgres / usage.wall,
+            usage.other / usage.wall,
+        ),
+        detail: usage.json(),
+        other: usage.other / usage.wall,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Processing
+
+async fn process(options: &Options, kind: Kind, out: &mut Output) -> Result<(), Error> {
+    let sizes = options.sizes(kind);
+    let processes: &[usize] = match kind {
+        Kind::Memory => &[1],
+        Kind::Postgres => &options.processes,
+    };
+    for &concurrency in &options.concurrency {
+        for &procs in processes {
+            let mut figure = Figure::new(
+                "process",
+                kind.name(),
+                json!({ "runs": sizes.process_runs, "concurrency": concurrency, "processes": procs }),
+                "runs/s",
+            );
+            for round in 1..=options.repeat {
+                let run = unless_busy("process", || async {
+                    if procs == 1 {
+                        process_in_process(options, kind, sizes.process_runs, concurrency, 0).await
+                    } else {
+                        process_processes(options, sizes.process_runs, concurrency, procs).await
+                    }
+                })
+                .await?;
+                eprintln!(
+                    "  {} process {} runs, concurrency {concurrency}, {procs} process(es) #{round}: {:.0} runs/s {}",
+                    kind.name(),
+                    sizes.process_runs,
+                    run.rate,
+                    run.summary
+                );
+                figure.push(run.rate, run.detail);
+            }
+            out.emit(figure);
+        }
+    }
+    Ok(())
+}
+
+/// One measurement: its rate, a line for the progress log, details, and the cores other
+/// processes of the machine used meanwhile.
+struct Sample {
+    rate: f64,
+    summary: String,
+    detail: Value,
+    other: f64,
+}
+
+/// Cores used by unrelated processes (another build, another test suite) above which a
+/// throughput measurement is disturbed and taken again, at most [`BUSY_TRIES`] times.
+const BUSY_CORES: f64 = 0.25;
+const BUSY_TRIES: usize = 4;
+
+/// Takes `measure` again while other processes kept the machine busy.
+async fn unless_busy<F, Fut>(what: &str, mut measure: F) -> Result<Sample, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Sample, Error>>,
+{
+    let mut tries = 1;
+    loop {
+        let mut sample = measure().await?;
+        if sample.other <= BUSY_CORES || tries >= BUSY_TRIES {
+            if let Value::Object(map) = &mut sample.detail {
+                map.insert("tries".into(), tries.into());
+            }
+            return Ok(sample);
+        }
+        eprintln!(
+            "  ({what}: other processes used {:.2} cores meanwhile ({:.0}/s); measuring again)",
+            sample.other, sample.rate
+        );
+        tries += 1;
+    }
+}
+
+/// Fills `jobs`'s storage with `n` due runs of `bench-noop`, `chunk` per statement.
+async fn preinsert(jobs: &Jobs, n: usize, chunk: usize) -> Result<(), Error> {
+    let mut next = 0;
+    while next < n {
+        let size = chunk.min(n - next);
+        let batch: Vec<Noop> = (next..next + size).map(|n| Noop { n: n as u64 }).collect();
+        jobs.enqueue_many(batch).await?;
+        next += size;
+    }
+    Ok(())
+}
+
+/// Waits until `n` handlers of `bench-noop` have run; an error after a minute without
+/// progress.
+async fn wait_handlers(n: u64) -> Result<(), Error> {
+    let mut last = 0;
+    let mut since = Instant::now();
+    loop {
+        let done = tasks::noop_runs();
+        if done >= n {
+            return Ok(());
+        }
+        if done != last {
+            last = done;
+            since = Instant::now();
+        } else if since.elapsed() > Duration::from_secs(60) {
+            return Err(format!("processing stalled at {done} of {n} runs").into());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// `n` runs drained by one worker in this process; on PostgreSQL, in a fresh schema that
+/// first gets `history` finished runs.
+async fn process_in_process(
+    options: &Options,
+    kind: Kind,
+    n: usize,
+    concurrency: usize,
+    history: usize,
+) -> Result<Sample, Error> {
+    match kind {
+        Kind::Memory => {
+            let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+            preinsert(&jobs_on(storage.clone())?, n, 10_000).await?;
+            drain(options, storage, n, concurrency, None).await
+        }
+        Kind::Postgres => {
+            let mut env = Env::fresh(&options.url, "proc").await?;
+            let result = async {
+                if history > 0 {
+                    let start = Instant::now();
+                    env.insert_history(history, Noop::NAME).await?;
+                    eprintln!(
+                        "    ({history} finished runs inserted in {:.1} s)",
+                        start.elapsed().as_secs_f64()
+                    );
+                }
+                let storage: Arc<dyn Storage> = Arc::new(env.storage.clone());
+                preinsert(&jobs_on(storage.clone())?, n, 5_000).await?;
+                env.vacuum_analyze().await?;
+                let run = drain(options, storage, n, concurrency, Some(&mut env)).await?;
+                let succeeded = usize::try_from(env.succeeded().await?).unwrap_or(0);
+                if succeeded != n + history {
+                    return Err(
+                        format!("{succeeded} runs succeeded, expected {}", n + history).into(),
+                    );
+                }
+                Ok(run)
+            }
+            .await;
+            env.drop_schema().await?;
+            result
+        }
+    }
+}
+
+/// Starts a worker on `storage` (already holding `n` due runs) and measures until every
+/// run is finished: on PostgreSQL until the storage says none is waiting or running, in
+/// memory until the worker's shutdown has written every result.
+async fn drain(
+    options: &Options,
+    storage: Arc<dyn Storage>,
+    n: usize,
+    concurrency: usize,
+    env: Option<&mut Env>,
+) -> Result<Sample, Error> {
+    let timed = options.timings.then(|| Timed::new(storage.clone()));
+    let worker_storage = match &timed {
+        Some(timed) => timed.clone() as Arc<dyn Storage>,
+        None => storage,
+    };
+    let jobs = jobs_on(worker_storage)?;
+    tasks::reset_noop();
+    eprintln!("    measuring from now: {n} runs, one worker of {concurrency} slots");
+    let before = Snapshot::take(&[]);
+    let start = Instant::now();
+    let worker = jobs.worker().concurrency(concurrency).start();
+    wait_handlers(n as u64).await?;
+    let handlers_done = start.elapsed();
+    let (report, elapsed, after) = match env {
+        Some(env) => {
+            while !env.all_finished().await? {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let elapsed = start.elapsed();
+            let after = Snapshot::take(&[]);
+            (worker.shutdown().await, elapsed, after)
+        }
+        None => {
+            let report = worker.shutdown().await;
+            let elapsed = start.elapsed();
+            (report, elapsed, Snapshot::take(&[]))
+        }
+    };
+    if report.completed != n {
+        return Err(format!(
+            "the worker recorded {} results, expected {n} ({report:?})",
+            report.completed
+        )
+        .into());
+    }
+    let usage = before.until(&after);
+    let mut detail = usage.json();
+    let mut summary = format!(
+        "(wall {:.2} s, handlers done at {:.2} s; cpu: bench {:.2} cores, postgres {:.2}, other {:.2})",
+        elapsed.as_secs_f64(),
+        handlers_done.as_secs_f64(),
+        usage.bench / usage.wall,
+        usage.postgres / usage.wall,
+        usage.other / usage.wall,
+    );
+    if let Value::Object(map) = &mut detail {
+        map.insert(
+            "handlers_done_s".into(),
+            round(handlers_done.as_secs_f64()).into(),
+        );
+        if let Some(timed) = &timed {
+            let (json, text) = timed.report(start, start + elapsed);
+            map.insert("timings".into(), json);
+            summary.push('\n');
+            summary.push_str(text.trim_end());
+        }
+    }
+    Ok(Sample {
+        rate: n as f64 / elapsed.as_secs_f64(),
+        summary,
+        detail,
+        other: usage.other / usage.wall,
+    })
+}
+
+/// `n` runs drained by `procs` worker processes (children of this one) started together.
+async fn process_processes(
+    options: &Options,
+    n: usize,
+    concurrency: usize,
+    procs: usize,
+) -> Result<Sample, Error> {
+    let mut env = Env::fresh(&options.url, "procs").await?;
+    let result = async {
+        preinsert(&jobs_on(Arc::new(env.storage.clone()))?, n, 5_000).await?;
+        env.vacuum_analyze().await?;
+        let args = vec![
+            "--url".to_owned(),
+            env.url.clone(),
+            "--schema".to_owned(),
+            env.schema.clone(),
+            "--concurrency".to_owned(),
+            concurrency.to_string(),
+        ];
+        let mut children = Vec::with_capacity(procs);
+        for _ in 0..procs {
+            children.push(Proc::start("worker", &args).await?);
+        }
+        let pids: Vec<u32> = children.iter().map(Proc::pid).collect();
+        let before = Snapshot::take(&pids);
+        let start = Instant::now();
+        for child in &mut children {
+            child.say("go").await?;
+        }
+        let deadline = start + Duration::from_secs(600);
+        let mut waiting = true;
+        while waiting || env.running().await? > 0 {
+            if Instant::now() > deadline {
+                return Err("processing did not finish within 10 minutes".into());
+            }
+            tokio::time::sleep(Duration::from_millis(if waiting { 5 } else { 1 })).await;
+            if waiting {
+                waiting = env.any_waiting().await?;
+            }
+        }
+        let elapsed = start.elapsed();
+        let after = Snapshot::take(&pids);
+        let mut completed = 0;
+        for child in &mut children {
+            child.say("stop").await?;
+            let line = child.line(Duration::from_secs(60)).await?;
+            let report: Value = serde_json::from_str(&line)
+                .map_err(|e| format!("a worker's report {line:?}: {e}"))?;
+            completed += report["completed"].as_u64().unwrap_or(0);
+        }
+        for child in children {
+            child.finish().await?;
+        }
+        let succeeded = usize::try_from(env.succeeded().await?).unwrap_or(0);
+        if completed as usize != n || succeeded != n {
+            return Err(format!(
+                "{procs} workers recorded {completed} results and {succeeded} runs succeeded, expected {n}"
+            )
+            .into());
+        }
+        let usage = before.until(&after);
+        Ok(Sample {
+            rate: n as f64 / elapsed.as_secs_f64(),
+            summary: format!(
+                "(wall {:.2} s; cpu: bench {:.2} cores, postgres {:.2}, other {:.2})",
+                elapsed.as_secs_f64(),
+                usage.bench / usage.wall,
+                usage.postgres / usage.wall,
+                usage.other / usage.wall,
+            ),
+            detail: usage.json(),
+            other: usage.other / usage.wall,
+        })
+    }
+    .await;
+    env.drop_schema().await?;
+    result
+}
+
+// ---------------------------------------------------------------------------------------
+// Pickup latency
+
+async fn latency(
+    options: &Options,
+    kind: Kind,
+    other_process: bool,
+    out: &mut Output,
+) -> Result<(), Error> {
+    let sizes = options.sizes(kind);
+    let enqueuer = if other_process {
+        "other process"
+    } else {
+        "same process"
+    };
+    let params = json!({
+        "samples": sizes.latency_samples,
+        "gap_ms": format!("{}-{}", GAP_US.0 / 1000, GAP_US.1 / 1000),
+        "enqueuer": enqueuer,
+    });
+    let mut figures: Vec<Figure> = [50.0, 90.0, 99.0]
+        .iter()
+        .map(|p| Figure::new(format!("latency_p{p}"), kind.name(), params.clone(), "ms"))
+        .collect();
+    for round in 1..=options.repeat {
+        let mut tries = 1;
+        let (ms, usage) = loop {
+            let before = Snapshot::take(&[]);
+            let ms = latency_once(options, kind, other_process, sizes).await?;
+            let usage = before.until(&Snapshot::take(&[]));
+            if usage.other / usage.wall <= BUSY_CORES || tries >= BUSY_TRIES {
+                break (ms, usage);
+            }
+            eprintln!(
+                "  (latency: other processes used {:.2} cores meanwhile (p50 {:.2} ms); measuring again)",
+                usage.other / usage.wall,
+                percentile(&ms, 50.0)
+            );
+            tries += 1;
+        };
+        let mean = ms.iter().sum::<f64>() / ms.len().max(1) as f64;
+        let max = ms.last().copied().unwrap_or(0.0);
+        let detail = json!({
+            "mean_ms": round3(mean),
+            "max_ms": round3(max),
+            "samples": ms.len(),
+            "other_cores": round3(usage.other / usage.wall),
+            "tries": tries,
+        });
+        for (figure, p) in figures.iter_mut().zip([50.0, 90.0, 99.0]) {
+            figure.push(percentile(&ms, p), detail.clone());
+        }
+        eprintln!(
+            "  {} pickup latency, enqueuer in the {enqueuer} #{round}: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {max:.2} ms",
+            kind.name(),
+            percentile(&ms, 50.0),
+            percentile(&ms, 90.0),
+            percentile(&ms, 99.0),
+        );
+    }
+    for figure in figures {
+        out.emit(figure);
+    }
+    Ok(())
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// One latency measurement: the samples after warm-up, in ms, ascending.
+async fn latency_once(
+    options: &Options,
+    kind: Kind,
+    other_process: bool,
+    sizes: Sizes,
+) -> Result<Vec<f64>, Error> {
+    let total = sizes.latency_warmup + sizes.latency_samples;
+    tasks::reset_pings();
+    // With --timings, the worker's (and the local enqueuer's) storage calls are timed.
+    let timed_jobs = |storage: Arc<dyn Storage>| {
+        let timed = options.timings.then(|| Timed::new(storage.clone()));
+        let storage = match &timed {
+            Some(timed) => timed.clone() as Arc<dyn Storage>,
+            None => storage,
+        };
+        jobs_on(storage).map(|jobs| (jobs, timed))
+    };
+    let mut timed = None;
+    match kind {
+        Kind::Memory => {
+            let (jobs, t) = timed_jobs(Arc::new(MemoryStorage::new()))?;
+            timed = t;
+            ping_idle_worker(&jobs, total, None).await?;
+        }
+        Kind::Postgres => {
+            let env = Env::fresh(&options.url, "latency").await?;
+            let result = async {
+                let (jobs, t) = timed_jobs(Arc::new(env.storage.clone()))?;
+                timed = t;
+                if other_process {
+                    let args = vec![
+                        "--url".to_owned(),
+                        env.url.clone(),
+                        "--schema".to_owned(),
+                        env.schema.clone(),
+                        "--count".to_owned(),
+                        total.to_string(),
+                        "--gap-us".to_owned(),
+                        format!("{},{}", GAP_US.0, GAP_US.1),
+                    ];
+                    let child = Proc::start("enqueue", &args).await?;
+                    ping_idle_worker(&jobs, total, Some(child)).await
+                } else {
+                    ping_idle_worker(&jobs, total, None).await
+                }
+            }
+            .await;
+            env.drop_schema().await?;
+            result?;
+        }
+    }
+    if let Some(timed) = timed {
+        eprintln!("{}", timed.report_all().1.trim_end());
+    }
+    let mut ms: Vec<f64> = tasks::pings()
+        .into_iter()
+        .filter(|(seq, _)| *seq as usize >= sizes.latency_warmup)
+        .map(|(_, ns)| ns as f64 / 1e6)
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    if ms.len() != sizes.latency_samples {
+        return Err(format!(
+            "{} of {} latency samples recorded",
+            ms.len(),
+            sizes.latency_samples
+        )
+        .into());
+    }
+    Ok(ms)
+}
+
+/// Starts an idle worker, lets `total` pings be enqueued one at a time (here, or by
+/// `remote`), and waits for every handler to have started.
+async fn ping_idle_worker(jobs: &Jobs, total: usize, remote: Option<Proc>) -> Result<(), Error> {
+    let worker = jobs.worker().concurrency(LATENCY_CONCURRENCY).start();
+    // Let the worker reach its idle wait (and, on PostgreSQL, its LISTEN connection).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sent = match remote {
+        None => send_pings(jobs, total, &mut Gaps::new(GAP_US.0, GAP_US.1)).await,
+        Some(mut child) => {
+            let told = async {
+                child.say("go").await?;
+                let limit = Duration::from_millis(GAP_US.1 / 1000 * total as u64 + 60_000);
+                let line = child.line(limit).await?;
+                if line != "done" {
+                    return Err(format!("the enqueuer said {line:?}").into());
+                }
+                Ok::<(), Error>(())
+            }
+            .await;
+            told.and(child.finish().await)
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sent.is_ok() && tasks::pings().len() < total && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    worker.shutdown().await;
+    sent
+}
+
+// ---------------------------------------------------------------------------------------
+// History
+
+async fn history(options: &Options, out: &mut Output) -> Result<(), Error> {
+    let sizes = options.sizes(Kind::Postgres);
+    let concurrency = options.concurrency.first().copied().unwrap_or(1000);
+    let n = sizes.process_runs;
+    let params = |history: usize| json!({ "runs": n, "concurrency": concurrency, "processes": 1, "finished_runs_before": history });
+    let mut empty = Figure::new("process_history", "postgres", params(0), "runs/s");
+    let mut full = Figure::new(
+        "process_history",
+        "postgres",
+        params(sizes.history),
+        "runs/s",
+    );
+    let mut ratio = Figure::new(
+        "history_ratio",
+        "postgres",
+        json!({ "finished_runs_before": sizes.history, "runs": n }),
+        "ratio",
+    );
+    for round in 1..=options.repeat {
+        let a = unless_busy("history, empty", || {
+            process_in_process(options, Kind::Postgres, n, concurrency, 0)
+        })
+        .await?;
+        eprintln!(
+            "  postgres process {n} runs, empty table #{round}: {:.0} runs/s {}",
+            a.rate, a.summary
+        );
+        let b = unless_busy("history, full", || {
+            process_in_process(options, Kind::Postgres, n, concurrency, sizes.history)
+        })
+        .await?;
+        eprintln!(
+            "  postgres process {n} runs after {} finished runs #{round}: {:.0} runs/s {}",
+            sizes.history, b.rate, b.summary
+        );
+        ratio.push(b.rate / a.rate, Value::Null);
+        empty.push(a.rate, a.detail);
+        full.push(b.rate, b.detail);
+    }
+    eprintln!(
+        "  history: median ratio {:.3} (goal: at least 0.85)",
+        median(&ratio.samples)
+    );
+    out.emit(empty);
+    out.emit(full);
+    out.emit(ratio);
+    Ok(())
+}

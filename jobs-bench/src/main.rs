@@ -1,0 +1,300 @@
+//! `jobs-bench`: how fast `jobs` inserts, processes and picks up runs, in memory and on
+//! PostgreSQL, measured by a program anyone can rerun.
+//!
+//! ```text
+//! cargo run --release -p jobs-bench -- [options]
+//!
+//!   --storage memory|postgres|all   which storages (default all)
+//!   --only LIST                     insert,process,latency,commit,history (default all)
+//!   --repeat K                      run every measurement K times; report median and range
+//!   --runs N                        runs drained by the processing benchmark
+//!                                   (default 500000 in memory, 50000 on PostgreSQL)
+//!   --concurrency N[,N...]          the worker's concurrency for processing (default 1000)
+//!   --processes N[,N...]            PostgreSQL worker processes for processing (default 1,2,4)
+//!   --insert-single N               runs enqueued one per call (default 200000 / 2000)
+//!   --insert-batches N              batches enqueued with enqueue_many (default 500 / 100)
+//!   --batch-size N                  runs per batch (default 1000)
+//!   --latency-samples N             pickup-latency samples per case (default 500)
+//!   --history N                     finished runs in the table for the history case
+//!                                   (default 1000000)
+//!   --commit-secs S                 seconds per commit-rate probe (default 3)
+//!   --timings                       time every storage call of the worker (per-phase
+//!                                   counters); adds a little overhead
+//!   --pg-setup SQL                  SQL run on each fresh schema after the migrations,
+//!                                   `{s}` standing for the schema (experiments only)
+//!   --url URL                       PostgreSQL (default $DATABASE_URL, else
+//!                                   postgres://root@127.0.0.1:5432/jobs_test)
+//!   --smoke                         tiny sizes, for CI: a few seconds in all
+//! ```
+//!
+//! Every PostgreSQL measurement runs in a fresh schema (`jb_<what>_<random>`) that is
+//! dropped afterwards. Progress goes to stderr; stdout gets one JSON line per result
+//! (`name`, `storage`, `params`, `value`, `unit`, ...) as it is measured, and a table at
+//! the end. `BENCHMARKS.md` at the root of the workspace explains the method and the
+//! figures of the reference machine.
+//!
+//! The same binary is also the child process of the multi-process cases:
+//! `jobs-bench worker ...` (a worker process) and `jobs-bench enqueue ...` (the remote
+//! enqueuer of the cross-process latency case). They take orders on stdin.
+
+mod bench;
+mod child;
+mod cpu;
+mod pg;
+mod stats;
+mod tasks;
+mod timed;
+
+use std::process::ExitCode;
+
+/// Every error the benchmark can meet, boxed.
+pub(crate) type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// A benchmark family, as `--only` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bench {
+    Insert,
+    Process,
+    Latency,
+    Commit,
+    History,
+}
+
+impl Bench {
+    fn parse(name: &str) -> Result<Bench, Error> {
+        Ok(match name {
+            "insert" => Bench::Insert,
+            "process" => Bench::Process,
+            "latency" => Bench::Latency,
+            "commit" => Bench::Commit,
+            "history" => Bench::History,
+            other => {
+                return Err(format!(
+                    "--only {other}: expected insert, process, latency, commit or history"
+                )
+                .into());
+            }
+        })
+    }
+}
+
+/// What the command line asked for.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub(crate) memory: bool,
+    pub(crate) postgres: bool,
+    pub(crate) url: String,
+    pub(crate) only: Vec<Bench>,
+    pub(crate) repeat: usize,
+    pub(crate) smoke: bool,
+    pub(crate) timings: bool,
+    pub(crate) runs: Option<usize>,
+    pub(crate) concurrency: Vec<usize>,
+    pub(crate) processes: Vec<usize>,
+    pub(crate) insert_single: Option<usize>,
+    pub(crate) insert_batches: Option<usize>,
+    pub(crate) batch_size: Option<usize>,
+    pub(crate) latency_samples: Option<usize>,
+    pub(crate) history: Option<usize>,
+    pub(crate) commit_secs: Option<f64>,
+}
+
+/// Where runs live in one measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Memory,
+    Postgres,
+}
+
+impl Kind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::Memory => "memory",
+            Kind::Postgres => "postgres",
+        }
+    }
+}
+
+/// The sizes of one storage's measurements.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sizes {
+    pub(crate) process_runs: usize,
+    pub(crate) insert_single: usize,
+    pub(crate) insert_batches: usize,
+    pub(crate) batch_size: usize,
+    pub(crate) latency_samples: usize,
+    /// Pings sent first and not counted (connections and caches warm up).
+    pub(crate) latency_warmup: usize,
+    pub(crate) history: usize,
+    pub(crate) commit_secs: f64,
+}
+
+impl Options {
+    pub(crate) fn wants(&self, bench: Bench) -> bool {
+        self.only.is_empty() || self.only.contains(&bench)
+    }
+
+    pub(crate) fn sizes(&self, kind: Kind) -> Sizes {
+        let smoke = self.smoke;
+        let (process, single, batches) = match (smoke, kind) {
+            (true, _) => (200, 50, 2),
+            (false, Kind::Memory) => (500_000, 200_000, 500),
+            (false, Kind::Postgres) => (50_000, 2_000, 100),
+        };
+        Sizes {
+            process_runs: self.runs.unwrap_or(process),
+            insert_single: self.insert_single.unwrap_or(single),
+            insert_batches: self.insert_batches.unwrap_or(batches),
+            batch_size: self.batch_size.unwrap_or(if smoke { 100 } else { 1000 }),
+            latency_samples: self.latency_samples.unwrap_or(if smoke { 20 } else { 500 }),
+            latency_warmup: if smoke { 3 } else { 20 },
+            history: self
+                .history
+                .unwrap_or(if smoke { 2_000 } else { 1_000_000 }),
+            commit_secs: self.commit_secs.unwrap_or(if smoke { 0.3 } else { 3.0 }),
+        }
+    }
+}
+
+fn parse_list(flag: &str, value: &str) -> Result<Vec<usize>, Error> {
+    value
+        .split(',')
+        .map(|v| {
+            v.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("{flag} {value}: expected positive numbers").into())
+        })
+        .collect()
+}
+
+fn parse_count(flag: &str, value: &str) -> Result<usize, Error> {
+    value
+        .replace('_', "")
+        .parse::<usize>()
+        .map_err(|e| format!("{flag} {value}: {e}").into())
+}
+
+/// `DATABASE_URL`, else the local test database.
+pub(crate) fn default_url() -> String {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| "postgres://root@127.0.0.1:5432/jobs_test".to_owned())
+}
+
+fn parse(args: Vec<String>) -> Result<Options, Error> {
+    let mut options = Options {
+        memory: true,
+        postgres: true,
+        url: default_url(),
+        only: Vec::new(),
+        repeat: 1,
+        smoke: false,
+        timings: false,
+        runs: None,
+        concurrency: vec![1000],
+        processes: vec![1, 2, 4],
+        insert_single: None,
+        insert_batches: None,
+        batch_size: None,
+        latency_samples: None,
+        history: None,
+        commit_secs: None,
+    };
+    let mut args = args.into_iter();
+    while let Some(flag) = args.next() {
+        if flag == "--smoke" {
+            options.smoke = true;
+            continue;
+        }
+        if flag == "--timings" {
+            options.timings = true;
+            continue;
+        }
+        if flag == "--help" || flag == "-h" {
+            return Err(usage().into());
+        }
+        let value = args
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{}", usage()))?;
+        match flag.as_str() {
+            "--storage" => match value.as_str() {
+                "memory" => (options.memory, options.postgres) = (true, false),
+                "postgres" => (options.memory, options.postgres) = (false, true),
+                "all" => (options.memory, options.postgres) = (true, true),
+                other => {
+                    return Err(
+                        format!("--storage {other}: expected memory, postgres or all").into(),
+                    );
+                }
+            },
+            "--only" => {
+                options.only = value
+                    .split(',')
+                    .map(|b| Bench::parse(b.trim()))
+                    .collect::<Result<_, _>>()?;
+            }
+            "--repeat" => options.repeat = parse_count(&flag, &value)?.max(1),
+            "--runs" => options.runs = Some(parse_count(&flag, &value)?.max(1)),
+            "--concurrency" => options.concurrency = parse_list(&flag, &value)?,
+            "--processes" => options.processes = parse_list(&flag, &value)?,
+            "--insert-single" => options.insert_single = Some(parse_count(&flag, &value)?),
+            "--insert-batches" => options.insert_batches = Some(parse_count(&flag, &value)?),
+            "--batch-size" => options.batch_size = Some(parse_count(&flag, &value)?.max(1)),
+            "--latency-samples" => {
+                options.latency_samples = Some(parse_count(&flag, &value)?.max(1));
+            }
+            "--history" => options.history = Some(parse_count(&flag, &value)?),
+            "--commit-secs" => {
+                options.commit_secs = Some(
+                    value
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|s| *s > 0.0)
+                        .ok_or_else(|| format!("--commit-secs {value}: expected seconds"))?,
+                );
+            }
+            "--url" => options.url = value,
+            "--pg-setup" => {
+                let _ = pg::SETUP.set(value);
+            }
+            other => return Err(format!("unknown option {other}\n{}", usage()).into()),
+        }
+    }
+    Ok(options)
+}
+
+fn usage() -> &'static str {
+    "usage: jobs-bench [--storage memory|postgres|all] [--only insert,process,latency,commit,history] \
+     [--repeat K] [--runs N] [--concurrency N[,N..]] [--processes N[,N..]] [--insert-single N] \
+     [--insert-batches N] [--batch-size N] [--latency-samples N] [--history N] [--commit-secs S] \
+     [--timings] [--pg-setup SQL] [--url URL] [--smoke]"
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("worker") => {
+            args.remove(0);
+            child::worker(args).await
+        }
+        Some("enqueue") => {
+            args.remove(0);
+            child::enqueue(args).await
+        }
+        _ => match parse(args) {
+            Ok(options) => bench::run(options).await,
+            Err(error) => Err(error),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("jobs-bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Runs the benchmark program at its smoke sizes on both storages, so it cannot rot: it
+//! must exit successfully and print one well-formed JSON line per result. Needs the
+//! PostgreSQL of `DATABASE_URL` (default `postgres://root@127.0.0.1:5432/jobs_test`), like
+//! the other PostgreSQL tests.
+
+use std::process::Command;
+use std::time::Instant;
+
+#[test]
+fn smoke_run_prints_every_result_as_json() {
+    let start = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_jobs-bench"))
+        .args(["--smoke", "--storage", "all"])
+        .output()
+        .expect("start jobs-bench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "jobs-bench --smoke failed with {}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+
+    let results: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"))
+        })
+        .collect();
+    for result in &results {
+        assert!(result["name"].is_string(), "no name: {result}");
+        assert!(result["params"].is_object(), "no params: {result}");
+        assert!(result["unit"].is_string(), "no unit: {result}");
+        let value = result["value"].as_f64();
+        assert!(
+            value.is_some_and(|v| v.is_finite() && v > 0.0),
+            "no positive value: {result}"
+        );
+    }
+    let has = |name: &str, storage: &str| {
+        results
+            .iter()
+            .any(|r| r["name"] == name && r["storage"] == storage)
+    };
+    for storage in ["memory", "postgres"] {
+        for name in [
+            "insert_one_per_call",
+            "insert_batch",
+            "process",
+            "latency_p50",
+            "latency_p99",
+        ] {
+            assert!(has(name, storage), "no {name} on {storage}:\n{stdout}");
+        }
+    }
+    for name in ["commit_rate", "process_history", "history_ratio"] {
+        assert!(has(name, "postgres"), "no {name}:\n{stdout}");
+    }
+    let processes: Vec<u64> = results
+        .iter()
+        .filter(|r| r["name"] == "process" && r["storage"] == "postgres")
+        .filter_map(|r| r["params"]["processes"].as_u64())
+        .collect();
+    assert_eq!(processes, [1, 2, 4], "worker processes measured:\n{stdout}");
+    let cross = results
+        .iter()
+        .any(|r| r["name"] == "latency_p50" && r["params"]["enqueuer"] == "other process");
+    assert!(cross, "no cross-process latency:\n{stdout}");
+    assert!(
+        stdout.contains("benchmark") && stdout.contains("median"),
+        "no table:\n{stdout}"
+    );
+    eprintln!("smoke run took {:.1} s", start.elapsed().as_secs_f64());
+}
+
+#[test]
+fn bad_options_are_refused() {
+    let output = Command::new(env!("CARGO_BIN_EXE_jobs-bench"))
+        .args(["--only", "everything"])
+        .output()
+        .expect("start jobs-bench");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--only everything"), "{stderr}");
+}
