@@ -195,3 +195,117 @@ async fn a_worker_leaves_other_namespaces_alone() {
     );
     worker.shutdown().await;
 }
+
+/// A memory storage whose `finish` is slow: results pile up unless the worker holds back.
+struct SlowFinish(MemoryStorage);
+
+#[async_trait::async_trait]
+impl jobs::Storage for SlowFinish {
+    async fn enqueue(
+        &self,
+        runs: Vec<jobs::storage::NewRun>,
+    ) -> Result<Vec<jobs::Enqueued>, jobs::Error> {
+        self.0.enqueue(runs).await
+    }
+    async fn claim(&self, request: ClaimRequest) -> Result<Vec<jobs::Run>, jobs::Error> {
+        self.0.claim(request).await
+    }
+    async fn heartbeat(
+        &self,
+        request: jobs::storage::Heartbeat,
+    ) -> Result<Vec<jobs::storage::Lease>, jobs::Error> {
+        self.0.heartbeat(request).await
+    }
+    async fn finish(
+        &self,
+        namespace: &str,
+        outcomes: Vec<jobs::storage::Outcome>,
+    ) -> Result<jobs::storage::Finished, jobs::Error> {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.0.finish(namespace, outcomes).await
+    }
+    async fn release(
+        &self,
+        namespace: &str,
+        leases: Vec<jobs::storage::Lease>,
+    ) -> Result<usize, jobs::Error> {
+        self.0.release(namespace, leases).await
+    }
+    async fn rescue_expired(&self, namespace: &str) -> Result<Vec<RunId>, jobs::Error> {
+        self.0.rescue_expired(namespace).await
+    }
+    async fn get(&self, namespace: &str, id: RunId) -> Result<Option<jobs::Run>, jobs::Error> {
+        self.0.get(namespace, id).await
+    }
+    async fn list(
+        &self,
+        namespace: &str,
+        filter: &jobs::ListRuns,
+    ) -> Result<jobs::Page, jobs::Error> {
+        self.0.list(namespace, filter).await
+    }
+    async fn attempts(
+        &self,
+        namespace: &str,
+        id: RunId,
+    ) -> Result<Vec<jobs::Attempt>, jobs::Error> {
+        self.0.attempts(namespace, id).await
+    }
+    async fn cancel(&self, namespace: &str, id: RunId) -> Result<jobs::Run, jobs::Error> {
+        self.0.cancel(namespace, id).await
+    }
+    async fn replay(
+        &self,
+        namespace: &str,
+        id: RunId,
+        new_id: RunId,
+        reason: String,
+    ) -> Result<jobs::Run, jobs::Error> {
+        self.0.replay(namespace, id, new_id, reason).await
+    }
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<jobs::storage::StorageEvent> {
+        self.0.subscribe()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_never_claims_far_ahead_of_what_it_has_recorded() {
+    let clock = ManualClock::new();
+    let storage = SlowFinish(MemoryStorage::with_clock(clock));
+    let jobs = Jobs::builder()
+        .namespace("backpressure")
+        .storage(storage)
+        .build()
+        .unwrap();
+    let concurrency = 8;
+    let runs = jobs
+        .enqueue_many((0..400).map(|n| Quick { n }))
+        .await
+        .unwrap();
+    let worker = jobs
+        .worker()
+        .concurrency(concurrency)
+        .poll_interval(Duration::from_millis(5))
+        .start();
+    // Handlers are instant and writing results is slow: without back-pressure the worker
+    // would claim (and hold leases on) nearly every run long before recording them.
+    let mut most_running = 0;
+    let running = jobs::ListRuns::new().status(RunStatus::Running).limit(1000);
+    for run in &runs {
+        loop {
+            let held = jobs.runs().list(running.clone()).await.unwrap().runs.len();
+            most_running = most_running.max(held);
+            let status = jobs.runs().get(&run.id()).await.unwrap().unwrap().status;
+            if status == RunStatus::Succeeded {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    worker.shutdown().await;
+    assert!(most_running > 0);
+    assert!(
+        most_running <= 2 * concurrency,
+        "the worker held {most_running} leases with {concurrency} slots"
+    );
+}

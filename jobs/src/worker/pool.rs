@@ -37,8 +37,13 @@ pub(crate) struct Pool {
     /// Handlers executing now; the free slots are `concurrency - running`.
     running: AtomicUsize,
     slot_freed: Notify,
-    results: mpsc::UnboundedSender<Outcome>,
-    results_rx: Mutex<Option<mpsc::UnboundedReceiver<Outcome>>>,
+    /// Results on their way to storage, each counted in `unwritten` until it is written.
+    results: mpsc::UnboundedSender<(Outcome, Unwritten)>,
+    results_rx: Mutex<Option<mpsc::UnboundedReceiver<(Outcome, Unwritten)>>>,
+    /// Results not yet written. Claims stop while `running + unwritten` reaches twice the
+    /// concurrency: one batch may be written while the next one runs, but a worker never
+    /// runs far ahead of what it can record (and never holds leases it cannot honour).
+    unwritten: AtomicUsize,
     counts: Counts,
 }
 
@@ -65,6 +70,7 @@ impl Pool {
             tasks,
             held: Mutex::new(HashMap::new()),
             running: AtomicUsize::new(0),
+            unwritten: AtomicUsize::new(0),
             slot_freed: Notify::new(),
             results,
             results_rx: Mutex::new(Some(results_rx)),
@@ -134,10 +140,7 @@ impl Pool {
         let mut events = Some(self.jobs.storage().subscribe());
         let mut failures = 0u32;
         while !stop.is_cancelled() {
-            let free = self
-                .config
-                .concurrency
-                .saturating_sub(self.running.load(Ordering::Acquire));
+            let free = self.free_slots();
             let mut claimed = 0;
             if free > 0 && !self.tasks.is_empty() {
                 let request = ClaimRequest::new(
@@ -171,6 +174,17 @@ impl Pool {
             }
             self.wait_for_work(stop, &mut events, free == 0).await;
         }
+    }
+
+    /// How many runs to claim now: free slots, as long as running attempts and results
+    /// not yet written stay within twice the concurrency.
+    fn free_slots(&self) -> usize {
+        let concurrency = self.config.concurrency;
+        let running = self.running.load(Ordering::Acquire);
+        let unwritten = self.unwritten.load(Ordering::Acquire);
+        concurrency
+            .saturating_sub(running)
+            .min((2 * concurrency).saturating_sub(running + unwritten))
     }
 
     /// Sleeps until a storage event, a freed slot, the poll interval or `stop`.
@@ -266,13 +280,15 @@ impl Pool {
             async move {
                 let result = execute(registration, payload, ctx).await;
                 log_result(attempt, &result);
-                let pool = &slot.0;
+                let pool = slot.0.clone();
                 if let Some(held) = pool.held().get_mut(&id) {
                     held.returned = true;
                 }
                 // The receiver lives as long as the pool's completer; if it is gone the
                 // lease simply expires and the run is retried.
-                let _ = pool.results.send(Outcome::new(lease, result));
+                // If the completer is gone the lease simply expires and the run is retried.
+                let unwritten = Unwritten::new(&pool);
+                let _ = pool.results.send((Outcome::new(lease, result), unwritten));
                 drop(slot);
             }
             .instrument(span),
@@ -355,28 +371,38 @@ impl Pool {
     /// Writes results in batches until `stop`, then writes what is left and returns.
     async fn complete(
         self: Arc<Self>,
-        mut rx: mpsc::UnboundedReceiver<Outcome>,
+        mut rx: mpsc::UnboundedReceiver<(Outcome, Unwritten)>,
         stop: CancellationToken,
     ) {
         let mut batch = Vec::new();
+        let mut pending = Vec::new();
         loop {
             let stopping = tokio::select! {
                 biased;
-                outcome = rx.recv() => match outcome {
-                    Some(outcome) => { batch.push(outcome); false }
+                received = rx.recv() => match received {
+                    Some((outcome, unwritten)) => {
+                        batch.push(outcome);
+                        pending.push(unwritten);
+                        false
+                    }
                     None => true,
                 },
                 _ = stop.cancelled() => true,
             };
             while batch.len() < self.config.max_batch {
                 match rx.try_recv() {
-                    Ok(outcome) => batch.push(outcome),
+                    Ok((outcome, unwritten)) => {
+                        batch.push(outcome);
+                        pending.push(unwritten);
+                    }
                     Err(_) => break,
                 }
             }
             if !batch.is_empty() {
                 self.write(&mut batch).await;
             }
+            // Written: room for new claims.
+            pending.clear();
             if stopping && rx.is_empty() {
                 return;
             }
@@ -493,6 +519,23 @@ impl Pool {
 
 /// A busy slot: freed when the attempt's task ends, whether it finished or was aborted.
 struct SlotGuard(Arc<Pool>);
+
+/// A result not yet written; counted in `Pool::unwritten` until dropped.
+struct Unwritten(Arc<Pool>);
+
+impl Unwritten {
+    fn new(pool: &Arc<Pool>) -> Self {
+        pool.unwritten.fetch_add(1, Ordering::AcqRel);
+        Unwritten(pool.clone())
+    }
+}
+
+impl Drop for Unwritten {
+    fn drop(&mut self) {
+        self.0.unwritten.fetch_sub(1, Ordering::AcqRel);
+        self.0.slot_freed.notify_one();
+    }
+}
 
 impl Drop for SlotGuard {
     fn drop(&mut self) {
