@@ -95,13 +95,20 @@ const HEARTBEAT: &str = "
 UPDATE {s}.runs AS r
 SET lease_until = {now} + $5 * interval '1 microsecond'
 FROM unnest($3::uuid[], $4::int4[]) AS u(id, attempt)
-WHERE r.namespace = $2 AND r.id = ANY($3::uuid[])
+WHERE r.namespace = $2
   AND r.id = u.id AND r.attempt = u.attempt AND r.status = 'running'
 RETURNING r.id, r.attempt";
 
 /// Records a batch of results, fenced by (id, attempt, running), and closes their
-/// attempts in the same statement. Callers pass ids sorted (see `HEARTBEAT`). `r.id = ANY($3)` puts the planner on the primary key
-/// from the first call, whatever it guesses about the unnest.
+/// attempts in the same statement. Callers pass ids sorted (see `HEARTBEAT`).
+///
+/// The join is on `r.id = u.id` alone, with no `r.id = ANY($3)` beside it: with that extra
+/// filter, the generic plan PostgreSQL switches to after a few executions was a nested
+/// loop that compared every running row with every input row (235 ms instead of 26 ms per
+/// 1,000 results with 1,000,000 finished runs in the table). Without it, the generic plan
+/// looks each input id up by index, and custom plans hash-join the input with the running
+/// runs, whose number the worker's back-pressure bounds. Heartbeat and release have the
+/// same shape.
 ///
 /// `$2` namespace, `$3` ids, `$4` attempts, `$5` new statuses, `$6` errors, `$7` retry
 /// delays (µs), `$8` origin.
@@ -119,7 +126,7 @@ done AS (
         last_error = CASE WHEN u.status = 'succeeded' THEN r.last_error ELSE u.error END,
         lease_until = NULL
     FROM input AS u
-    WHERE r.namespace = $2 AND r.id = ANY($3::uuid[])
+    WHERE r.namespace = $2
       AND r.id = u.id AND r.attempt = u.attempt AND r.status = 'running'
     RETURNING r.id, r.attempt, r.status, r.run_at, u.error
 ),
@@ -146,7 +153,7 @@ WITH released AS (
     SET status = 'queued', run_at = {now}, lease_until = NULL,
         max_attempts = least(r.max_attempts::int8 + 1, 2147483647)::int4
     FROM unnest($3::uuid[], $4::int4[]) AS u(id, attempt)
-    WHERE r.namespace = $2 AND r.id = ANY($3::uuid[])
+    WHERE r.namespace = $2
       AND r.id = u.id AND r.attempt = u.attempt AND r.status = 'running'
     RETURNING r.id, r.attempt
 ),
