@@ -17,8 +17,7 @@
 
 use std::time::Duration;
 
-use examples::Timeline;
-use jobs::{Jobs, ListRuns, ManualClock, Run, RunStatus, TaskError};
+use jobs::{Jobs, ListRuns, Run, RunStatus, TaskError};
 
 #[jobs::task(retry(
     attempts = 5,
@@ -33,13 +32,8 @@ async fn sync_provider(account_id: String) -> Result<(), TaskError> {
 
 #[tokio::main]
 async fn main() -> Result<(), examples::Report> {
-    let clock = ManualClock::new();
-    let timeline = Timeline::new(clock.clone());
-    let jobs = Jobs::builder()
-        .name("background")
-        .namespace("app")
-        .storage(examples::storage("managed_runs", clock).await?)
-        .build()?;
+    // The application, its storage on a clock that the example moves by hand.
+    let (jobs, timeline) = examples::app_on_manual_clock("managed_runs").await?;
 
     let sync = |account_id: &str| {
         jobs.enqueue(SyncProvider {
@@ -69,14 +63,7 @@ async fn main() -> Result<(), examples::Report> {
         .start();
     timeline.run_until_done(&jobs).await?;
 
-    println!("\nrecent runs of sync-provider (limit 25):");
-    let recent = jobs
-        .runs()
-        .list(ListRuns::new().task::<SyncProvider>().limit(25))
-        .await?;
-    for run in &recent.runs {
-        println!("  {}", line(run));
-    }
+    print_recent(&jobs).await?;
 
     println!("\na finished run cannot be cancelled:");
     if let Err(error) = jobs.runs().cancel(&acct_1).await {
@@ -91,6 +78,13 @@ async fn main() -> Result<(), examples::Report> {
     println!("  {}", line(&replay));
     worker.shutdown().await;
 
+    print_recent(&jobs).await?;
+    assert_eq!(replay.status, RunStatus::Succeeded);
+    Ok(())
+}
+
+/// Lists the recent runs of sync-provider, one line each.
+async fn print_recent(jobs: &Jobs) -> Result<(), jobs::Error> {
     println!("\nrecent runs of sync-provider (limit 25):");
     let recent = jobs
         .runs()
@@ -99,7 +93,6 @@ async fn main() -> Result<(), examples::Report> {
     for run in &recent.runs {
         println!("  {}", line(run));
     }
-    assert_eq!(replay.status, RunStatus::Succeeded);
     Ok(())
 }
 
@@ -127,19 +120,9 @@ mod provider {
     use std::collections::HashSet;
     use std::sync::{Mutex, PoisonError};
 
+    use examples::Unavailable;
+
     static DOWN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-
-    /// What the provider answers while it is down.
-    #[derive(Debug)]
-    pub(crate) struct Unavailable;
-
-    impl std::fmt::Display for Unavailable {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("provider answered 503 Service Unavailable")
-        }
-    }
-
-    impl std::error::Error for Unavailable {}
 
     /// Takes the provider down for `account_id`, or brings it back.
     pub(crate) fn set_down(account_id: &str, down: bool) {

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use chrono::{Days, NaiveTime};
 use examples::Timeline;
-use jobs::{Jobs, ManualClock, TaskError};
+use jobs::{Jobs, TaskError};
 
 /// Reminds a user of something. Three attempts, the default backoff between them.
 #[jobs::task(retry(attempts = 3))]
@@ -29,13 +29,7 @@ async fn send_reminder(ctx: jobs::Context, user_id: String) -> Result<(), TaskEr
 #[tokio::main]
 async fn main() -> Result<(), examples::Report> {
     // Time moves only when the example says so.
-    let clock = ManualClock::new();
-    let timeline = Timeline::new(clock.clone());
-    let jobs = Jobs::builder()
-        .name("background")
-        .namespace("app")
-        .storage(examples::storage("reminders", clock.clone()).await?)
-        .build()?;
+    let (jobs, timeline) = examples::app_on_manual_clock("reminders").await?;
     let worker = jobs
         .worker()
         .poll_interval(Duration::from_millis(20))

@@ -21,8 +21,7 @@
 
 use std::time::Duration;
 
-use examples::Timeline;
-use jobs::{Jobs, ManualClock, Task, TaskError};
+use jobs::{Task, TaskError};
 
 #[jobs::task(retry(
     attempts = 5,
@@ -53,13 +52,8 @@ async fn deliver_webhook(endpoint_id: String, event_id: String) -> Result<(), Ta
 
 #[tokio::main]
 async fn main() -> Result<(), examples::Report> {
-    let clock = ManualClock::new();
-    let timeline = Timeline::new(clock.clone());
-    let jobs = Jobs::builder()
-        .name("background")
-        .namespace("app")
-        .storage(examples::storage("retries", clock).await?)
-        .build()?;
+    // The application, its storage on a clock that the example moves by hand.
+    let (jobs, timeline) = examples::app_on_manual_clock("retries").await?;
 
     // How often the fake provider fails before it answers.
     provider::fail_next("acct_42", 3);
@@ -130,19 +124,9 @@ mod provider {
     use std::collections::HashMap;
     use std::sync::{Mutex, PoisonError};
 
+    use examples::Unavailable;
+
     static FAILURES_LEFT: Mutex<Option<HashMap<String, u32>>> = Mutex::new(None);
-
-    /// What the provider answers while it is down.
-    #[derive(Debug)]
-    pub(crate) struct Unavailable;
-
-    impl std::fmt::Display for Unavailable {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("provider answered 503 Service Unavailable")
-        }
-    }
-
-    impl std::error::Error for Unavailable {}
 
     /// Makes the next `times` calls for `key` fail.
     pub(crate) fn fail_next(key: &str, times: u32) {

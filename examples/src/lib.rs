@@ -98,6 +98,36 @@ async fn postgres(
     Ok(Arc::new(storage))
 }
 
+/// The application of an example whose brief speaks in minutes and hours: a `Jobs` named
+/// `background` in namespace `app`, as in `quickstart`, on [`storage`] for example `name`
+/// reading time from a new [`ManualClock`]; and the [`Timeline`] that moves that clock.
+///
+/// # Errors
+///
+/// PostgreSQL is asked for and cannot be reached or migrated.
+pub async fn app_on_manual_clock(name: &str) -> Result<(Jobs, Timeline), BoxError> {
+    let clock = ManualClock::new();
+    let timeline = Timeline::new(clock.clone());
+    let jobs = Jobs::builder()
+        .name("background")
+        .namespace("app")
+        .storage(storage(name, clock).await?)
+        .build()?;
+    Ok((jobs, timeline))
+}
+
+/// What the examples' fake providers answer while they are down.
+#[derive(Debug)]
+pub struct Unavailable;
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("provider answered 503 Service Unavailable")
+    }
+}
+
+impl std::error::Error for Unavailable {}
+
 /// The time of an example's manual clock, as offsets from when the example started.
 ///
 /// Advancing prints what it does, so the output says plainly that time was moved by

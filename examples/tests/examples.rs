@@ -366,6 +366,18 @@ fn webhooks(mode: Mode) {
     out.line(&[&format!("1 request with x-jobs-delivery-id {replay}")]);
 }
 
+/// Sends `request` and reads its answer as JSON; any failure as its message.
+#[cfg(unix)]
+async fn json(request: reqwest::RequestBuilder) -> Result<serde_json::Value, String> {
+    request
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// `signup --serve` keeps serving until Ctrl-C, then stops its worker gracefully.
 #[cfg(unix)]
 fn signup_serve(mode: Mode) {
@@ -415,29 +427,18 @@ fn signup_serve(mode: Mode) {
         .expect("a runtime");
     let client = runtime.block_on(async {
         let http = reqwest::Client::new();
-        let answer: serde_json::Value = http
-            .post(format!("{base}/signup"))
-            .json(&serde_json::json!({ "userId": "user_9", "plan": "team" }))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
+        let answer = json(
+            http.post(format!("{base}/signup"))
+                .json(&serde_json::json!({ "userId": "user_9", "plan": "team" })),
+        )
+        .await?;
         let run_id = match (&answer["queued"], answer["runId"].as_str()) {
             (serde_json::Value::Bool(true), Some(id)) if id.starts_with("run_") => id.to_owned(),
             _ => return Err(format!("unexpected answer {answer}")),
         };
         let deadline = Instant::now() + TIMEOUT;
         loop {
-            let run: serde_json::Value = http
-                .get(format!("{base}/runs/{run_id}"))
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
-                .json()
-                .await
-                .map_err(|e| e.to_string())?;
+            let run = json(http.get(format!("{base}/runs/{run_id}"))).await?;
             if run["status"] == "succeeded" {
                 return Ok(());
             }

@@ -12,11 +12,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use fault_support::{
-    Deadline, NAMESPACE, WorkerProcess, create_side_table, enqueue, executions, scalar,
-    worker_pattern,
+    Deadline, NAMESPACE, WorkerProcess, enqueue, executions, scalar, shared_schema, worker_pattern,
 };
 use jobs::{AttemptOutcome, RunId, RunStatus, Storage};
-use postgres_support::{SchemaGuard, database_url, schema_name, storage};
+use postgres_support::database_url;
 
 /// Runs enqueued; the killed worker holds `HELD` of them.
 const RUNS: usize = 8;
@@ -27,11 +26,7 @@ const SLEEP_MS: u64 = 2000;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_worker_runs_are_attempted_again_after_their_lease() {
     let started = Instant::now();
-    let schema = schema_name("fkill");
-    let _guard = SchemaGuard(schema.clone());
-    let storage = storage(&schema, None, 4).await;
-    let pool = storage.pool().clone();
-    create_side_table(&pool, &schema).await;
+    let (_guard, schema, storage, pool) = shared_schema("fkill").await;
     let payloads = (0..RUNS)
         .map(|n| serde_json::json!({ "n": n, "sleep_ms": SLEEP_MS }))
         .collect();
@@ -42,18 +37,9 @@ async fn killed_worker_runs_are_attempted_again_after_their_lease() {
         "victim",
         &database_url(),
         &schema,
-        &[
-            "--concurrency",
-            &HELD.to_string(),
-            "--lease-ms",
-            "2000",
-            "--heartbeat-ms",
-            "500",
-            "--rescue-ms",
-            "60000",
-            "--poll-ms",
-            "100",
-        ],
+        &format!(
+            "--concurrency {HELD} --lease-ms 2000 --heartbeat-ms 500 --rescue-ms 60000 --poll-ms 100"
+        ),
     );
     let running_sql = format!(
         "SELECT count(*) FROM {schema}.runs WHERE status = 'running' AND worker LIKE '{}'",
@@ -91,16 +77,7 @@ async fn killed_worker_runs_are_attempted_again_after_their_lease() {
         "survivor",
         &database_url(),
         &schema,
-        &[
-            "--concurrency",
-            "8",
-            "--lease-ms",
-            "20000",
-            "--rescue-ms",
-            "250",
-            "--poll-ms",
-            "100",
-        ],
+        "--concurrency 8 --lease-ms 20000 --rescue-ms 250 --poll-ms 100",
     );
     let done_sql = format!("SELECT count(*) FROM {schema}.runs WHERE status = 'succeeded'");
     let deadline = Deadline::new(Duration::from_secs(40), "every run to succeed");

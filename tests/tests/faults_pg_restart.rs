@@ -13,12 +13,11 @@
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 mod fault_support;
+mod postgres_support;
 
 use std::time::{Duration, Instant};
 
-use fault_support::{Cluster, Deadline, WorkerProcess, create_side_table, enqueue};
-use jobs_postgres::PgStorage;
-use sqlx::PgPool;
+use fault_support::{Cluster, Deadline, WorkerProcess, enqueue, try_scalar as try_count};
 
 const RUNS: usize = 5000;
 const PROCESSES: usize = 3;
@@ -28,26 +27,12 @@ const STOP_AFTER: i64 = 1000;
 const DOWN_FOR: Duration = Duration::from_millis(1500);
 const SCHEMA: &str = "faults";
 
-/// The count, or `None` while the database is away.
-async fn try_count(pool: &PgPool, sql: &str) -> Option<i64> {
-    sqlx::query_scalar(sql).fetch_one(pool).await.ok()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workers_survive_a_postgres_restart() {
     let started = Instant::now();
     let cluster = Cluster::start();
     let url = cluster.url();
-    let storage = PgStorage::builder()
-        .schema(SCHEMA)
-        .max_connections(4)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect(&url)
-        .await
-        .unwrap();
-    storage.migrate().await.unwrap();
-    let pool = storage.pool().clone();
-    create_side_table(&pool, SCHEMA).await;
+    let (storage, pool) = cluster.storage(SCHEMA, 4).await;
     let payloads = (0..RUNS)
         .map(|n| serde_json::json!({ "n": n, "sleep_ms": 10 }))
         .collect();
@@ -60,22 +45,10 @@ async fn workers_survive_a_postgres_restart() {
                 &format!("w{i}"),
                 &url,
                 SCHEMA,
-                &[
-                    "--concurrency",
-                    &CONCURRENCY.to_string(),
-                    "--max-connections",
-                    "6",
-                    "--lease-ms",
-                    "5000",
-                    "--heartbeat-ms",
-                    "1000",
-                    "--rescue-ms",
-                    "1000",
-                    "--poll-ms",
-                    "200",
-                    "--shutdown-ms",
-                    "10000",
-                ],
+                &format!(
+                    "--concurrency {CONCURRENCY} --max-connections 6 --lease-ms 5000 \
+                     --heartbeat-ms 1000 --rescue-ms 1000 --poll-ms 200 --shutdown-ms 10000"
+                ),
             )
         })
         .collect();

@@ -12,36 +12,22 @@
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 mod fault_support;
+mod postgres_support;
 
 use std::time::{Duration, Instant};
 
-use fault_support::{Cluster, Deadline, WorkerProcess, create_side_table, enqueue};
-use jobs_postgres::PgStorage;
-use sqlx::PgPool;
+use fault_support::{Cluster, Deadline, WorkerProcess, enqueue, scalar as count};
 
 const SCHEMA: &str = "faults";
 const RUNS: i64 = 8;
 const SHUTDOWN_MS: u64 = 1000;
-
-async fn count(pool: &PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_while_postgres_is_down() {
     let started = Instant::now();
     let cluster = Cluster::start();
     let url = cluster.url();
-    let storage = PgStorage::builder()
-        .schema(SCHEMA)
-        .max_connections(2)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect(&url)
-        .await
-        .unwrap();
-    storage.migrate().await.unwrap();
-    let pool = storage.pool().clone();
-    create_side_table(&pool, SCHEMA).await;
+    let (storage, pool) = cluster.storage(SCHEMA, 2).await;
     // Every handler outlasts the shutdown deadline.
     let payloads = (0..RUNS)
         .map(|n| serde_json::json!({ "n": n, "sleep_ms": 4000 }))
@@ -52,18 +38,9 @@ async fn sigterm_while_postgres_is_down() {
         "terminated",
         &url,
         SCHEMA,
-        &[
-            "--concurrency",
-            "4",
-            "--shutdown-ms",
-            &SHUTDOWN_MS.to_string(),
-            "--lease-ms",
-            "3000",
-            "--heartbeat-ms",
-            "500",
-            "--poll-ms",
-            "100",
-        ],
+        &format!(
+            "--concurrency 4 --shutdown-ms {SHUTDOWN_MS} --lease-ms 3000 --heartbeat-ms 500 --poll-ms 100"
+        ),
     );
     let running_sql = format!("SELECT count(*) FROM {SCHEMA}.runs WHERE status = 'running'");
     let deadline = Deadline::new(Duration::from_secs(30), "the worker to hold 4 runs");
@@ -92,14 +69,7 @@ async fn sigterm_while_postgres_is_down() {
         "second",
         &url,
         SCHEMA,
-        &[
-            "--concurrency",
-            "8",
-            "--rescue-ms",
-            "250",
-            "--poll-ms",
-            "100",
-        ],
+        "--concurrency 8 --rescue-ms 250 --poll-ms 100",
     );
     let succeeded_sql = format!("SELECT count(*) FROM {SCHEMA}.runs WHERE status = 'succeeded'");
     let deadline = Deadline::new(Duration::from_secs(40), "every run to succeed");

@@ -13,11 +13,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use fault_support::{
-    Deadline, NAMESPACE, WorkerProcess, create_side_table, enqueue, executions, scalar,
-    worker_pattern,
+    Deadline, NAMESPACE, WorkerProcess, enqueue, executions, scalar, shared_schema, worker_pattern,
 };
 use jobs::{AttemptOutcome, RunStatus, Storage};
-use postgres_support::{SchemaGuard, database_url, schema_name, storage};
+use postgres_support::database_url;
 
 /// Handler durations, repeated: three end well within the deadline, one never does.
 const DURATIONS_MS: [u64; 4] = [150, 400, 900, 6000];
@@ -29,11 +28,7 @@ const MAX_ATTEMPTS: u32 = 3;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminated_worker_finishes_or_hands_back_within_its_deadline() {
     let started = Instant::now();
-    let schema = schema_name("fterm");
-    let _guard = SchemaGuard(schema.clone());
-    let storage = storage(&schema, None, 4).await;
-    let pool = storage.pool().clone();
-    create_side_table(&pool, &schema).await;
+    let (_guard, schema, storage, pool) = shared_schema("fterm").await;
     let payloads = (0..RUNS)
         .map(|n| serde_json::json!({ "n": n, "sleep_ms": DURATIONS_MS[n % DURATIONS_MS.len()] }))
         .collect();
@@ -43,16 +38,7 @@ async fn terminated_worker_finishes_or_hands_back_within_its_deadline() {
         "terminated",
         &database_url(),
         &schema,
-        &[
-            "--concurrency",
-            "6",
-            "--shutdown-ms",
-            &SHUTDOWN_MS.to_string(),
-            "--lease-ms",
-            "20000",
-            "--poll-ms",
-            "100",
-        ],
+        &format!("--concurrency 6 --shutdown-ms {SHUTDOWN_MS} --lease-ms 20000 --poll-ms 100"),
     );
     // Under load: a long attempt held, short ones done, more runs waiting.
     let long_running_sql = format!(
@@ -175,7 +161,7 @@ async fn terminated_worker_finishes_or_hands_back_within_its_deadline() {
         "second",
         &database_url(),
         &schema,
-        &["--concurrency", "10", "--poll-ms", "100"],
+        "--concurrency 10 --poll-ms 100",
     );
     let deadline = Deadline::new(Duration::from_secs(45), "every run to succeed");
     while count(succeeded_sql.clone()).await < RUNS as i64 {

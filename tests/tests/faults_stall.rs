@@ -15,20 +15,15 @@ mod postgres_support;
 use std::time::{Duration, Instant};
 
 use fault_support::{
-    Deadline, NAMESPACE, WorkerProcess, create_side_table, enqueue, executions, scalar,
-    worker_pattern,
+    Deadline, NAMESPACE, WorkerProcess, enqueue, executions, scalar, shared_schema, worker_pattern,
 };
 use jobs::{AttemptOutcome, RunStatus, Storage};
-use postgres_support::{SchemaGuard, database_url, schema_name, storage};
+use postgres_support::database_url;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_workers_late_result_is_fenced_out() {
     let started = Instant::now();
-    let schema = schema_name("fstall");
-    let _guard = SchemaGuard(schema.clone());
-    let storage = storage(&schema, None, 4).await;
-    let pool = storage.pool().clone();
-    create_side_table(&pool, &schema).await;
+    let (_guard, schema, storage, pool) = shared_schema("fstall").await;
     // Attempt 1 fails permanently, any later attempt succeeds; each sleeps 2.5 s.
     let payload = serde_json::json!({ "n": 0, "sleep_ms": 2500, "fail_attempt": 1 });
     let id = enqueue(&storage, vec![payload], 5).await[0];
@@ -37,18 +32,7 @@ async fn a_stalled_workers_late_result_is_fenced_out() {
         "stalled",
         &database_url(),
         &schema,
-        &[
-            "--concurrency",
-            "1",
-            "--lease-ms",
-            "2000",
-            "--heartbeat-ms",
-            "500",
-            "--rescue-ms",
-            "60000",
-            "--poll-ms",
-            "100",
-        ],
+        "--concurrency 1 --lease-ms 2000 --heartbeat-ms 500 --rescue-ms 60000 --poll-ms 100",
     );
     // Whether worker `pid` runs attempt `attempt` of the run.
     let holding = |pid: u32, attempt: u32| {
@@ -73,16 +57,7 @@ async fn a_stalled_workers_late_result_is_fenced_out() {
         "rescuer",
         &database_url(),
         &schema,
-        &[
-            "--concurrency",
-            "1",
-            "--lease-ms",
-            "20000",
-            "--rescue-ms",
-            "200",
-            "--poll-ms",
-            "100",
-        ],
+        "--concurrency 1 --lease-ms 20000 --rescue-ms 200 --poll-ms 100",
     );
     let second_sql = holding(rescuer.pid(), 2);
     let deadline = Deadline::new(

@@ -12,21 +12,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jobs::storage::{AttemptResult, ClaimRequest, Lease, NewRun, Outcome};
-use jobs::{Error, Jobs, ListRuns, RunId, RunStatus, Storage, Task as _};
+use jobs::{Error, ListRuns, RunId, RunStatus, Storage, Task as _};
 use jobs_postgres::PgStorage;
-use postgres_support::{SchemaGuard, database_url, pool, schema_name, storage};
+use postgres_support::{SchemaGuard, database_url, jobs_over, pool, schema_name, storage};
 
 #[jobs::task(name = "pg-storage-noop", retry(attempts = 3))]
 async fn noop(n: u32) {
     let _ = n;
-}
-
-fn jobs_over(storage: &PgStorage, namespace: &str) -> Jobs {
-    Jobs::builder()
-        .namespace(namespace)
-        .storage(storage.clone())
-        .build()
-        .unwrap()
 }
 
 fn claim_request(namespace: &str, limit: usize) -> ClaimRequest {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use jobs::{AttemptOutcome, Context, Jobs, RunId, RunStatus, WorkerHandle};
 use jobs_postgres::PgStorage;
-use postgres_support::{SchemaGuard, pool, schema_name, storage};
+use postgres_support::{SchemaGuard, jobs_over, pool, schema_name, storage};
 
 static SEEN: Mutex<Option<HashMap<String, Vec<String>>>> = Mutex::new(None);
 
@@ -49,14 +49,6 @@ async fn wait_for_cancel(ctx: Context, token: String) {
         _ = ctx.cancelled() => note(&token, "cancelled"),
         _ = tokio::time::sleep(Duration::from_secs(30)) => note(&token, "not cancelled"),
     }
-}
-
-fn jobs_over(storage: &PgStorage, namespace: &str) -> Jobs {
-    Jobs::builder()
-        .namespace(namespace)
-        .storage(storage.clone())
-        .build()
-        .unwrap()
 }
 
 /// A worker that only a notification can wake in time.
@@ -96,6 +88,45 @@ async fn listener_pid(storage: &PgStorage, schema: &str, not: Option<i32>) -> i3
     found.unwrap()
 }
 
+/// Two storages on one fresh schema, as two processes would have them: `mine`, under a
+/// worker that only a notification can wake, its LISTEN connection up; and `theirs`, on a
+/// pool of its own, with the application `other` over it.
+struct TwoStorages {
+    _guard: SchemaGuard,
+    schema: String,
+    mine: PgStorage,
+    theirs: PgStorage,
+    worker: WorkerHandle,
+    /// The backend pid of `mine`'s LISTEN connection.
+    listener: i32,
+    other: Jobs,
+}
+
+impl TwoStorages {
+    /// Schema `jt_<tag>_<random hex>`; the worker and `other` work in `namespace`.
+    async fn start(tag: &str, namespace: &str) -> TwoStorages {
+        let schema = schema_name(tag);
+        let _guard = SchemaGuard(schema.clone());
+        let mine = storage(&schema, None, 4).await;
+        let theirs = PgStorage::builder()
+            .schema(&schema)
+            .from_pool(pool(2).await)
+            .unwrap();
+        let worker = deaf_worker(&jobs_over(&mine, namespace));
+        let listener = listener_pid(&mine, &schema, None).await;
+        let other = jobs_over(&theirs, namespace);
+        TwoStorages {
+            _guard,
+            schema,
+            mine,
+            theirs,
+            worker,
+            listener,
+            other,
+        }
+    }
+}
+
 async fn wait_for_status(jobs: &Jobs, id: RunId, status: RunStatus) {
     wait_until(&format!("run {id} {status}"), async || {
         jobs.runs().get(&id).await.unwrap().unwrap().status == status
@@ -107,17 +138,8 @@ async fn wait_for_status(jobs: &Jobs, id: RunId, status: RunStatus) {
 /// terminated, the listener reconnects by itself and the next enqueue wakes it again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_listener_reconnects_after_its_connection_is_killed() {
-    let schema = schema_name("listen");
-    let _guard = SchemaGuard(schema.clone());
-    let mine = storage(&schema, None, 4).await;
-    let theirs = PgStorage::builder()
-        .schema(&schema)
-        .from_pool(pool(2).await)
-        .unwrap();
-    let worker = deaf_worker(&jobs_over(&mine, "wake"));
-    let first = listener_pid(&mine, &schema, None).await;
-
-    let other = jobs_over(&theirs, "wake");
+    let two = TwoStorages::start("listen", "wake").await;
+    let (other, first) = (&two.other, two.listener);
     let token = format!("wake-{}", RunId::new());
     let before = other
         .enqueue(Record {
@@ -126,15 +148,15 @@ async fn the_listener_reconnects_after_its_connection_is_killed() {
         .await
         .unwrap()
         .id();
-    wait_for_status(&other, before, RunStatus::Succeeded).await;
+    wait_for_status(other, before, RunStatus::Succeeded).await;
 
     let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
         .bind(first)
-        .fetch_one(theirs.pool())
+        .fetch_one(two.theirs.pool())
         .await
         .unwrap();
     assert!(killed);
-    let second = listener_pid(&mine, &schema, Some(first)).await;
+    let second = listener_pid(&two.mine, &two.schema, Some(first)).await;
     assert_ne!(first, second);
 
     let started = Instant::now();
@@ -145,10 +167,10 @@ async fn the_listener_reconnects_after_its_connection_is_killed() {
         .await
         .unwrap()
         .id();
-    wait_for_status(&other, after, RunStatus::Succeeded).await;
+    wait_for_status(other, after, RunStatus::Succeeded).await;
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(seen(&token).len(), 2);
-    let report = worker.shutdown().await;
+    let report = two.worker.shutdown().await;
     assert_eq!(report.completed, 2);
 }
 
@@ -156,17 +178,8 @@ async fn the_listener_reconnects_after_its_connection_is_killed() {
 /// (its worker's heartbeat is ten minutes away), and the late result is discarded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_from_elsewhere_stops_the_attempt_at_once() {
-    let schema = schema_name("cancel");
-    let _guard = SchemaGuard(schema.clone());
-    let mine = storage(&schema, None, 4).await;
-    let theirs = PgStorage::builder()
-        .schema(&schema)
-        .from_pool(pool(2).await)
-        .unwrap();
-    let worker = deaf_worker(&jobs_over(&mine, "cancel"));
-    listener_pid(&mine, &schema, None).await;
-
-    let other = jobs_over(&theirs, "cancel");
+    let two = TwoStorages::start("cancel", "cancel").await;
+    let other = &two.other;
     let token = format!("cancel-{}", RunId::new());
     let id = other
         .enqueue(WaitForCancel {
@@ -187,7 +200,7 @@ async fn a_cancel_from_elsewhere_stops_the_attempt_at_once() {
     })
     .await;
     assert!(started.elapsed() < Duration::from_secs(5));
-    let report = worker.shutdown().await;
+    let report = two.worker.shutdown().await;
     assert_eq!((report.completed, report.stale), (0, 1));
     let attempts = other.runs().attempts(&id).await.unwrap();
     assert_eq!(attempts.len(), 1);

@@ -32,9 +32,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use jobs::{Context, Jobs, TaskError};
-use jobs_postgres::PgStorage;
+use jobs_tests::worker_cli;
 use sqlx::PgPool;
-use tokio::io::AsyncBufReadExt;
 
 /// The pool and schema the task writes to.
 static TARGET: OnceLock<(PgPool, String)> = OnceLock::new();
@@ -82,6 +81,9 @@ async fn fault_step(
     Ok(())
 }
 
+/// The name its messages and its worker go by (the tests match `runs.worker` on it).
+const NAME: &str = "jobs-fault-worker";
+
 struct Args {
     url: String,
     schema: String,
@@ -94,13 +96,6 @@ struct Args {
     poll: Option<Duration>,
     shutdown: Option<Duration>,
     idle: Option<Duration>,
-}
-
-fn number<T: std::str::FromStr>(arg: &str, value: &str) -> Result<T, String>
-where
-    T::Err: std::fmt::Display,
-{
-    value.parse().map_err(|e| format!("{arg} {value}: {e}"))
 }
 
 fn args() -> Result<Args, String> {
@@ -121,75 +116,45 @@ fn args() -> Result<Args, String> {
         shutdown: None,
         idle: None,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let value = args.next().ok_or_else(|| format!("{arg} needs a value"))?;
-        let millis = |v: &str| number::<u64>(&arg, v).map(|ms| Some(Duration::from_millis(ms)));
-        match arg.as_str() {
+    worker_cli::parse_flags(|flag, value| {
+        let millis =
+            |v: &str| worker_cli::number::<u64>(flag, v).map(|ms| Some(Duration::from_millis(ms)));
+        match flag {
             "--url" => url = Some(value),
             "--schema" => schema = Some(value),
             "--namespace" => parsed.namespace = value,
-            "--concurrency" => parsed.concurrency = number(&arg, &value)?,
-            "--max-connections" => parsed.max_connections = number(&arg, &value)?,
+            "--concurrency" => parsed.concurrency = worker_cli::number(flag, &value)?,
+            "--max-connections" => parsed.max_connections = worker_cli::number(flag, &value)?,
             "--lease-ms" => parsed.lease = millis(&value)?,
             "--heartbeat-ms" => parsed.heartbeat = millis(&value)?,
             "--rescue-ms" => parsed.rescue = millis(&value)?,
             "--poll-ms" => parsed.poll = millis(&value)?,
             "--shutdown-ms" => parsed.shutdown = millis(&value)?,
-            "--sleep-ms" => DEFAULT_SLEEP_MS.store(number(&arg, &value)?, Ordering::Relaxed),
-            "--idle-secs" => {
-                parsed.idle = Some(Duration::from_secs(number(&arg, &value)?));
+            "--sleep-ms" => {
+                DEFAULT_SLEEP_MS.store(worker_cli::number(flag, &value)?, Ordering::Relaxed);
             }
-            other => return Err(format!("unknown argument {other}")),
+            "--idle-secs" => {
+                parsed.idle = Some(Duration::from_secs(worker_cli::number(flag, &value)?));
+            }
+            other => return worker_cli::unknown(other),
         }
-    }
+        Ok(())
+    })?;
     parsed.url = url.ok_or("pass --url or set DATABASE_URL")?;
     parsed.schema = schema.ok_or("pass --schema")?;
     Ok(parsed)
 }
 
 fn main() -> ExitCode {
-    let args = match args() {
-        Ok(args) => args,
-        Err(error) => {
-            eprintln!("jobs-fault-worker: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("jobs-fault-worker: no tokio runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(run(args));
-    // Not a plain drop: tokio's stdin reads on a blocking thread that nothing can cancel,
-    // and dropping the runtime would wait for that read, so a worker stopped by a signal
-    // would hang until its stdin closed.
-    runtime.shutdown_background();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("jobs-fault-worker: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    worker_cli::main(NAME, args, run)
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let storage = PgStorage::builder()
-        .schema(&args.schema)
-        .max_connections(args.max_connections)
-        .connect(&args.url)
-        .await?;
-    let pool = storage.pool().clone();
+    let (storage, pool) =
+        worker_cli::connect(&args.url, &args.schema, args.max_connections).await?;
     let _ = TARGET.set((pool.clone(), args.schema.clone()));
     let jobs = Jobs::builder()
-        .name("jobs-fault-worker")
+        .name(NAME)
         .namespace(&args.namespace)
         .storage(storage)
         .build()?;
@@ -213,79 +178,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     println!("ready pid={} worker={}", std::process::id(), worker.id());
     let _ = std::io::stdout().flush();
 
-    let idle_wait = async {
-        match args.idle {
-            Some(limit) => idle(&pool, &args.schema, &args.namespace, limit).await,
-            None => std::future::pending().await,
-        }
-    };
-    let reason = tokio::select! {
-        reason = told_to_stop() => reason,
-        () = idle_wait => "nothing left to do",
-    };
-    let stopping = tokio::time::Instant::now();
-    let report = worker.shutdown().await;
+    let idle = worker_cli::idle(&pool, &args.schema, &args.namespace, args.idle, NAME);
+    let stopped = worker_cli::serve(worker, idle).await;
     println!(
-        "pid={} stopped ({reason}): completed={} stale={} handed_back={} unwritten={} shutdown_ms={}",
-        std::process::id(),
-        report.completed,
-        report.stale,
-        report.handed_back,
-        report.unwritten,
-        stopping.elapsed().as_millis()
+        "{} shutdown_ms={}",
+        stopped.summary(),
+        stopped.shutdown.as_millis()
     );
     let _ = std::io::stdout().flush();
     Ok(())
-}
-
-/// Completes when stdin closes or says `stop`, or on SIGINT or SIGTERM.
-async fn told_to_stop() -> &'static str {
-    let stdin = async {
-        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-        loop {
-            match lines.next_line().await {
-                Ok(Some(line)) if line.trim() == "stop" => return "told to stop",
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => return "stdin closed",
-            }
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        reason = stdin => reason,
-        _ = tokio::signal::ctrl_c() => "interrupted",
-        () = terminate => "terminated",
-    }
-}
-
-/// Completes once no run of the namespace has been waiting or running for `idle`.
-async fn idle(pool: &PgPool, schema: &str, namespace: &str, idle: Duration) {
-    let sql = format!(
-        "SELECT count(*) FROM {schema}.runs
-         WHERE namespace = $1 AND status IN ('queued', 'running', 'retrying')"
-    );
-    let mut since = tokio::time::Instant::now();
-    loop {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        match sqlx::query_scalar::<_, i64>(&sql)
-            .bind(namespace)
-            .fetch_one(pool)
-            .await
-        {
-            Ok(0) if since.elapsed() >= idle => return,
-            Ok(0) => {}
-            Ok(_) => since = tokio::time::Instant::now(),
-            Err(error) => eprintln!("jobs-fault-worker: counting runs failed: {error}"),
-        }
-    }
 }

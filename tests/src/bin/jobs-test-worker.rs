@@ -14,9 +14,11 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use jobs::{Context, Jobs, TaskError};
-use jobs_postgres::PgStorage;
+use jobs_tests::worker_cli;
 use sqlx::PgPool;
-use tokio::io::AsyncBufReadExt;
+
+/// The namespace it works in.
+const NAMESPACE: &str = "processes";
 
 /// The pool and schema the task writes to.
 static TARGET: OnceLock<(PgPool, String)> = OnceLock::new();
@@ -41,6 +43,9 @@ async fn record_execution(ctx: Context, n: u32) -> Result<(), TaskError> {
     Ok(())
 }
 
+/// The name its messages and its worker go by.
+const NAME: &str = "jobs-test-worker";
+
 struct Args {
     url: String,
     schema: String,
@@ -53,26 +58,16 @@ fn args() -> Result<Args, String> {
     let mut schema = std::env::var("JOBS_SCHEMA").ok();
     let mut idle = Duration::from_secs(5);
     let mut concurrency = 16;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--url" => url = Some(value()?),
-            "--schema" => schema = Some(value()?),
-            "--idle-secs" => {
-                let secs = value()?;
-                idle = Duration::from_secs(
-                    secs.parse()
-                        .map_err(|e| format!("--idle-secs {secs}: {e}"))?,
-                );
-            }
-            "--concurrency" => {
-                let n = value()?;
-                concurrency = n.parse().map_err(|e| format!("--concurrency {n}: {e}"))?;
-            }
-            other => return Err(format!("unknown argument {other}")),
+    worker_cli::parse_flags(|flag, value| {
+        match flag {
+            "--url" => url = Some(value),
+            "--schema" => schema = Some(value),
+            "--idle-secs" => idle = Duration::from_secs(worker_cli::number(flag, &value)?),
+            "--concurrency" => concurrency = worker_cli::number(flag, &value)?,
+            other => return worker_cli::unknown(other),
         }
-    }
+        Ok(())
+    })?;
     Ok(Args {
         url: url.ok_or("set DATABASE_URL or pass --url")?,
         schema: schema.ok_or("pass --schema or set JOBS_SCHEMA")?,
@@ -82,48 +77,15 @@ fn args() -> Result<Args, String> {
 }
 
 fn main() -> ExitCode {
-    let args = match args() {
-        Ok(args) => args,
-        Err(error) => {
-            eprintln!("jobs-test-worker: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("jobs-test-worker: no tokio runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(run(args));
-    // Not a plain drop: tokio's stdin reads on a blocking thread that nothing can cancel,
-    // and dropping the runtime would wait for that read, so a worker stopped by a signal
-    // (or by going idle) would hang until its stdin closed.
-    runtime.shutdown_background();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("jobs-test-worker: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    worker_cli::main(NAME, args, run)
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let storage = PgStorage::builder()
-        .schema(&args.schema)
-        .max_connections(16)
-        .connect(&args.url)
-        .await?;
-    let pool = storage.pool().clone();
+    let (storage, pool) = worker_cli::connect(&args.url, &args.schema, 16).await?;
     let _ = TARGET.set((pool.clone(), args.schema.clone()));
     let jobs = Jobs::builder()
-        .name("jobs-test-worker")
-        .namespace("processes")
+        .name(NAME)
+        .namespace(NAMESPACE)
         .storage(storage)
         .build()?;
     let worker = jobs
@@ -131,66 +93,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .concurrency(args.concurrency)
         .poll_interval(Duration::from_millis(200))
         .start();
-    let reason = tokio::select! {
-        reason = told_to_stop() => reason,
-        () = idle(&pool, &args.schema, args.idle) => "nothing left to do",
-    };
-    let report = worker.shutdown().await;
-    println!(
-        "pid={} stopped ({reason}): completed={} stale={} handed_back={} unwritten={}",
-        std::process::id(),
-        report.completed,
-        report.stale,
-        report.handed_back,
-        report.unwritten
-    );
+    let idle = worker_cli::idle(&pool, &args.schema, NAMESPACE, Some(args.idle), NAME);
+    let stopped = worker_cli::serve(worker, idle).await;
+    println!("{}", stopped.summary());
     Ok(())
-}
-
-/// Completes when stdin closes or says `stop`, or on SIGINT or SIGTERM.
-async fn told_to_stop() -> &'static str {
-    let stdin = async {
-        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-        loop {
-            match lines.next_line().await {
-                Ok(Some(line)) if line.trim() == "stop" => return "told to stop",
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => return "stdin closed",
-            }
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        reason = stdin => reason,
-        _ = tokio::signal::ctrl_c() => "interrupted",
-        () = terminate => "terminated",
-    }
-}
-
-/// Completes once no run of the namespace has been waiting or running for `idle`.
-async fn idle(pool: &PgPool, schema: &str, idle: Duration) {
-    let sql = format!(
-        "SELECT count(*) FROM {schema}.runs
-         WHERE namespace = 'processes' AND status IN ('queued', 'running', 'retrying')"
-    );
-    let mut since = tokio::time::Instant::now();
-    loop {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        match sqlx::query_scalar::<_, i64>(&sql).fetch_one(pool).await {
-            Ok(0) if since.elapsed() >= idle => return,
-            Ok(0) => {}
-            Ok(_) => since = tokio::time::Instant::now(),
-            Err(error) => eprintln!("jobs-test-worker: counting runs failed: {error}"),
-        }
-    }
 }

@@ -1,6 +1,7 @@
 //! What the fault tests (`faults_*.rs`) share: worker processes (`jobs-fault-worker`) to
 //! kill, pause and terminate; their shutdown reports; the side table their handler writes;
-//! and a throwaway PostgreSQL cluster to stop and start.
+//! and a throwaway PostgreSQL cluster to stop and start. A test crate that uses it also
+//! declares `mod postgres_support;`.
 
 #![allow(dead_code)] // each test crate uses its own part of this module
 
@@ -13,7 +14,10 @@ use std::time::{Duration, Instant};
 
 use jobs::storage::NewRun;
 use jobs::{RunId, Storage};
+use jobs_postgres::PgStorage;
 use sqlx::PgPool;
+
+use crate::postgres_support::{SchemaGuard, schema_name, storage};
 
 /// The namespace the worker binary works in (its default).
 pub(crate) const NAMESPACE: &str = "faults";
@@ -31,6 +35,18 @@ pub(crate) async fn create_side_table(pool: &PgPool, schema: &str) {
     .execute(pool)
     .await
     .unwrap_or_else(|e| panic!("create {schema}.executions: {e}"));
+}
+
+/// A fresh schema `jt_<tag>_<random hex>` on the shared test database, migrated, with the
+/// side table: the guard that drops it, its name, a storage of 4 connections on it and
+/// that storage's pool.
+pub(crate) async fn shared_schema(tag: &str) -> (SchemaGuard, String, PgStorage, PgPool) {
+    let schema = schema_name(tag);
+    let guard = SchemaGuard(schema.clone());
+    let storage = storage(&schema, None, 4).await;
+    let pool = storage.pool().clone();
+    create_side_table(&pool, &schema).await;
+    (guard, schema, storage, pool)
 }
 
 /// Enqueues one `fault-step` run per payload, in batches of 1,000; returns their ids in
@@ -84,6 +100,11 @@ pub(crate) async fn scalar(pool: &PgPool, sql: &str) -> i64 {
         .fetch_one(pool)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// A `count(*)`-like query's single number, or `None` while the database is away.
+pub(crate) async fn try_scalar(pool: &PgPool, sql: &str) -> Option<i64> {
+    sqlx::query_scalar(sql).fetch_one(pool).await.ok()
 }
 
 /// The `runs.worker` pattern of the worker process `pid` (ids are `name:pid:hex`).
@@ -187,11 +208,12 @@ fn collect(stream: impl std::io::Read + Send + 'static) -> Arc<Mutex<String>> {
 }
 
 impl WorkerProcess {
-    /// Starts a worker on `url`, schema `schema`, with the binary's extra `args`.
-    pub(crate) fn spawn(name: &str, url: &str, schema: &str, args: &[&str]) -> WorkerProcess {
+    /// Starts a worker on `url`, schema `schema`, with the binary's extra `args`
+    /// (`--flag value` pairs separated by spaces, as on a command line).
+    pub(crate) fn spawn(name: &str, url: &str, schema: &str, args: &str) -> WorkerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_jobs-fault-worker"))
             .args(["--url", url, "--schema", schema])
-            .args(args)
+            .args(args.split_whitespace())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -409,6 +431,25 @@ impl Cluster {
     /// Its URL: user `postgres`, database `postgres`, trusted.
     pub(crate) fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// A storage on it in `schema`, of `max_connections` (each waited for at most 5 s),
+    /// migrated, with the side table; and its pool.
+    pub(crate) async fn storage(&self, schema: &str, max_connections: u32) -> (PgStorage, PgPool) {
+        let storage = PgStorage::builder()
+            .schema(schema)
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(&self.url())
+            .await
+            .unwrap_or_else(|e| panic!("connect to the throwaway cluster: {e}"));
+        storage
+            .migrate()
+            .await
+            .unwrap_or_else(|e| panic!("migrate {schema}: {e}"));
+        let pool = storage.pool().clone();
+        create_side_table(&pool, schema).await;
+        (storage, pool)
     }
 
     /// Stops it the way an operator restarting it would (`pg_ctl stop -m fast`: sessions

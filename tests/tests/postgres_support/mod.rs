@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use jobs::storage::{
     ClaimRequest, Enqueued, Finished, Heartbeat, Lease, NewRun, Outcome, StorageEvent,
 };
-use jobs::{Attempt, Error, ListRuns, ManualClock, Page, Run, RunId, Storage};
+use jobs::{Attempt, Error, Jobs, ListRuns, ManualClock, Page, Run, RunId, Storage};
 use jobs_postgres::PgStorage;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
@@ -54,6 +54,15 @@ pub(crate) async fn storage(schema: &str, clock: Option<ManualClock>, max: u32) 
         .await
         .unwrap_or_else(|e| panic!("migrate {schema}: {e}"));
     storage
+}
+
+/// A `Jobs` over `storage`, in `namespace`.
+pub(crate) fn jobs_over(storage: &PgStorage, namespace: &str) -> Jobs {
+    Jobs::builder()
+        .namespace(namespace)
+        .storage(storage.clone())
+        .build()
+        .unwrap_or_else(|e| panic!("jobs over {namespace}: {e}"))
 }
 
 /// Drops `schema` and everything in it.

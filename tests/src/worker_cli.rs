@@ -1,0 +1,204 @@
+//! What the worker binaries (`jobs-test-worker`, `jobs-fault-worker`) share: reading
+//! `--flag value` arguments, the runtime around their work, being told to stop, going
+//! idle, and the shutdown line they print.
+
+use std::future::Future;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use jobs::{ShutdownReport, WorkerHandle};
+use jobs_postgres::PgStorage;
+use sqlx::PgPool;
+use tokio::io::AsyncBufReadExt;
+
+/// A binary's whole `main`: parses its arguments with `args` (an error exits 2), runs
+/// `run` on a multi-thread tokio runtime, and exits 0, or 1 saying why it failed. Every
+/// message starts with `name`.
+pub fn main<A, F>(
+    name: &str,
+    args: impl FnOnce() -> Result<A, String>,
+    run: impl FnOnce(A) -> F,
+) -> ExitCode
+where
+    F: Future<Output = Result<(), Box<dyn std::error::Error>>>,
+{
+    let args = match args() {
+        Ok(args) => args,
+        Err(error) => {
+            eprintln!("{name}: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("{name}: no tokio runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(args));
+    // Not a plain drop: tokio's stdin reads on a blocking thread that nothing can cancel,
+    // and dropping the runtime would wait for that read, so a worker stopped by a signal
+    // (or by going idle) would hang until its stdin closed.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{name}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Calls `apply` with each `--flag value` pair of the command line, in order. A flag
+/// without a value, or an error from `apply` (an unknown flag, a bad value), ends it.
+pub fn parse_flags(
+    mut apply: impl FnMut(&str, String) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        apply(&flag, value)?;
+    }
+    Ok(())
+}
+
+/// `value` parsed as the number `flag` takes.
+pub fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    value.parse().map_err(|e| format!("{flag} {value}: {e}"))
+}
+
+/// The error for a flag the binary does not take.
+pub fn unknown(flag: &str) -> Result<(), String> {
+    Err(format!("unknown argument {flag}"))
+}
+
+/// A storage of `max_connections` on `url`, in `schema`, and its pool.
+///
+/// # Errors
+///
+/// The database cannot be reached.
+pub async fn connect(
+    url: &str,
+    schema: &str,
+    max_connections: u32,
+) -> Result<(PgStorage, PgPool), jobs::Error> {
+    let storage = PgStorage::builder()
+        .schema(schema)
+        .max_connections(max_connections)
+        .connect(url)
+        .await?;
+    let pool = storage.pool().clone();
+    Ok((storage, pool))
+}
+
+/// Why a worker stopped, what its shutdown reported, and how long the shutdown took.
+#[derive(Debug)]
+pub struct Stopped {
+    /// Why: `told to stop`, `stdin closed`, `interrupted`, `terminated` or `nothing left
+    /// to do`.
+    pub reason: &'static str,
+    /// The worker's shutdown report.
+    pub report: ShutdownReport,
+    /// From the shutdown's start to its end.
+    pub shutdown: Duration,
+}
+
+impl Stopped {
+    /// `pid=P stopped (REASON): completed=N stale=N handed_back=N unwritten=N`.
+    pub fn summary(&self) -> String {
+        format!(
+            "pid={} stopped ({}): completed={} stale={} handed_back={} unwritten={}",
+            std::process::id(),
+            self.reason,
+            self.report.completed,
+            self.report.stale,
+            self.report.handed_back,
+            self.report.unwritten
+        )
+    }
+}
+
+/// Lets `worker` work until it is told to stop or `idle` completes, then shuts it down
+/// gracefully.
+pub async fn serve(worker: WorkerHandle, idle: impl Future<Output = ()>) -> Stopped {
+    let reason = tokio::select! {
+        reason = told_to_stop() => reason,
+        () = idle => "nothing left to do",
+    };
+    let stopping = tokio::time::Instant::now();
+    let report = worker.shutdown().await;
+    Stopped {
+        reason,
+        report,
+        shutdown: stopping.elapsed(),
+    }
+}
+
+/// Completes when stdin closes or says `stop`, or on SIGINT or SIGTERM.
+pub async fn told_to_stop() -> &'static str {
+    let stdin = async {
+        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        loop {
+            match lines.next_line().await {
+                Ok(Some(line)) if line.trim() == "stop" => return "told to stop",
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return "stdin closed",
+            }
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        reason = stdin => reason,
+        _ = tokio::signal::ctrl_c() => "interrupted",
+        () = terminate => "terminated",
+    }
+}
+
+/// Completes once no run of `namespace` has been waiting or running for `idle` (never if
+/// `idle` is `None`). `name` starts its messages.
+pub async fn idle(
+    pool: &PgPool,
+    schema: &str,
+    namespace: &str,
+    idle: Option<Duration>,
+    name: &str,
+) {
+    let Some(idle) = idle else {
+        return std::future::pending().await;
+    };
+    let sql = format!(
+        "SELECT count(*) FROM {schema}.runs
+         WHERE namespace = $1 AND status IN ('queued', 'running', 'retrying')"
+    );
+    let mut since = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        match sqlx::query_scalar::<_, i64>(&sql)
+            .bind(namespace)
+            .fetch_one(pool)
+            .await
+        {
+            Ok(0) if since.elapsed() >= idle => return,
+            Ok(0) => {}
+            Ok(_) => since = tokio::time::Instant::now(),
+            Err(error) => eprintln!("{name}: counting runs failed: {error}"),
+        }
+    }
+}
