@@ -10,7 +10,7 @@ use jobs::storage::{
     AttemptResult, ClaimRequest, Enqueued, Finished, Heartbeat, Lease, NewRun, Outcome, Schedule,
     Storage, StorageEvent,
 };
-use jobs::{Attempt, Cursor, Error, ListRuns, Page, Run, RunId, RunStatus};
+use jobs::{Attempt, Error, ListRuns, Page, Run, RunId, RunStatus};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::types::Json;
 use sqlx::{Arguments, Encode, PgConnection, Postgres, Row, Type};
@@ -452,14 +452,8 @@ impl Storage for PgStorage {
             .fetch_all(&self.inner.pool)
             .await
             .map_err(failed("list runs"))?;
-        let mut runs = rows.iter().map(rows::run).collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = if runs.len() > limit {
-            runs.truncate(limit);
-            runs.last().map(|run| Cursor::after(run.id))
-        } else {
-            None
-        };
-        Ok(Page { runs, next_cursor })
+        let runs = rows.iter().map(rows::run).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(runs, limit))
     }
 
     async fn attempts(&self, namespace: &str, id: RunId) -> Result<Vec<Attempt>, Error> {

@@ -108,6 +108,20 @@ pub struct Page {
     pub next_cursor: Option<Cursor>,
 }
 
+impl Page {
+    /// A page from up to `limit + 1` runs read newest first: a storage reads one run more
+    /// than the page holds, and that extra run only tells whether another page follows.
+    pub fn from_overfetch(mut runs: Vec<Run>, limit: usize) -> Page {
+        let next_cursor = if runs.len() > limit {
+            runs.truncate(limit);
+            runs.last().map(|run| Cursor::after(run.id))
+        } else {
+            None
+        };
+        Page { runs, next_cursor }
+    }
+}
+
 /// Where the next page of a listing starts. Opaque; prints as text and parses back.
 ///
 /// A cursor names the last run of its page; the next page holds the runs older than it,

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::clock::{Clock, SystemClock, add};
 use crate::error::Error;
-use crate::list::{Cursor, ListRuns, Page};
+use crate::list::{ListRuns, Page};
 use crate::run::{Attempt, AttemptOutcome, Run, RunId, RunStatus};
 
 /// Runs kept in memory: for tests, demos and apps that can lose their queue on restart.
@@ -488,7 +488,7 @@ impl Storage for MemoryStorage {
             .map_or(std::ops::Bound::Unbounded, |c| {
                 std::ops::Bound::Excluded(c.last_id())
             });
-        let mut runs: Vec<Run> = space
+        let runs: Vec<Run> = space
             .runs
             .range((std::ops::Bound::Unbounded, upper))
             .rev()
@@ -502,13 +502,7 @@ impl Storage for MemoryStorage {
             .take(limit + 1)
             .map(|run| visible(run, now))
             .collect();
-        let next_cursor = if runs.len() > limit {
-            runs.truncate(limit);
-            runs.last().map(|run| Cursor::after(run.id))
-        } else {
-            None
-        };
-        Ok(Page { runs, next_cursor })
+        Ok(Page::from_overfetch(runs, limit))
     }
 
     async fn attempts(&self, namespace: &str, id: RunId) -> Result<Vec<Attempt>, Error> {
