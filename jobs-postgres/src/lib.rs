@@ -326,6 +326,75 @@ impl PgStorage {
         Ok(lines.join("\n"))
     }
 
+    /// The generic plan of the claim of `request`: the plan PostgreSQL caches and reuses
+    /// after a few executions of the prepared statement, made without looking at the
+    /// values (`plan_cache_mode = force_generic_plan`). For checking that it is as good as
+    /// the first one whatever the statistics say.
+    ///
+    /// # Errors
+    ///
+    /// A database error.
+    pub async fn explain_claim_generic(&self, request: &ClaimRequest) -> Result<String, Error> {
+        let args = storage::claim_args(self.now(), request)?;
+        self.explain_generic(&self.inner.sql.claim, sql::CLAIM_TYPES, args)
+            .await
+            .map_err(|e| Error::storage("explain the generic plan of the claim", e))
+    }
+
+    /// The generic plan of recording `outcomes` (see
+    /// [`explain_claim_generic`](Self::explain_claim_generic)): for checking that every
+    /// result is looked up through the primary key even in the plan made blind.
+    ///
+    /// # Errors
+    ///
+    /// A database error.
+    pub async fn explain_finish_generic(
+        &self,
+        namespace: &str,
+        outcomes: &[Outcome],
+    ) -> Result<String, Error> {
+        let args =
+            storage::finish_args(self.now(), namespace, outcomes, &self.inner.events.origin)?;
+        self.explain_generic(&self.inner.sql.finish, sql::FINISH_TYPES, args)
+            .await
+            .map_err(|e| Error::storage("explain the generic plan of the finish", e))
+    }
+
+    /// `EXPLAIN EXECUTE` of `statement` prepared with `types` under
+    /// `plan_cache_mode = force_generic_plan`, the values of `args` inlined as literals by
+    /// the server's own `format('%L')`. On a connection of its own, closed afterwards, so
+    /// neither the setting nor the prepared statement reaches the pool.
+    async fn explain_generic(
+        &self,
+        statement: &str,
+        types: &[&str],
+        args: sqlx::postgres::PgArguments,
+    ) -> Result<String, sqlx::Error> {
+        let mut conn = PgConnection::connect_with(&self.inner.pool.connect_options()).await?;
+        let result = async {
+            sqlx::raw_sql("SET plan_cache_mode = force_generic_plan")
+                .execute(&mut conn)
+                .await?;
+            let prepare = format!("PREPARE jobs_explain ({}) AS {statement}", types.join(", "));
+            sqlx::raw_sql(&prepare).execute(&mut conn).await?;
+            let literals: Vec<String> = types.iter().map(|t| format!("%L::{t}")).collect();
+            let params: Vec<String> = (1..=types.len()).map(|i| format!("${i}")).collect();
+            let inline = format!(
+                "SELECT format('EXPLAIN EXECUTE jobs_explain({})', {})",
+                literals.join(", "),
+                params.join(", ")
+            );
+            let explain: String = sqlx::query_scalar_with(&inline, args)
+                .fetch_one(&mut conn)
+                .await?;
+            let lines: Vec<String> = sqlx::query_scalar(&explain).fetch_all(&mut conn).await?;
+            Ok(lines.join("\n"))
+        }
+        .await;
+        let _ = conn.close().await;
+        result
+    }
+
     /// The time statements use: the manual clock's, or NULL for the database's `now()`.
     fn now(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         self.inner.clock.as_ref().map(|clock| clock.now())
