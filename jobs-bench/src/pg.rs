@@ -122,16 +122,18 @@ impl Env {
             .await?)
     }
 
-    /// Fills the tables with `count` finished runs of `task` (each with its one
-    /// succeeded attempt), older than anything enqueued afterwards: ids are UUIDv7-shaped
-    /// with timestamps in the past day. One `INSERT ... SELECT generate_series` per table.
+    /// Fills the tables with `count` succeeded runs of `task`, older than anything enqueued
+    /// afterwards (ids are UUIDv7-shaped with timestamps in the past day). Every tenth
+    /// failed once before: it succeeded at attempt 2 and has a failed attempt row. The
+    /// succeeded attempts live on the runs' rows, as the storage keeps them.
     pub(crate) async fn insert_history(&mut self, count: usize, task: &str) -> Result<(), Error> {
         let s = &self.schema;
         let runs = format!(
             "INSERT INTO \"{s}\".runs (id, namespace, task, status, payload, attempt, max_attempts,
                                       priority, created_at, run_at, started_at, finished_at, worker)
              SELECT (lpad(to_hex(h.ms), 12, '0') || '7000' || '8' || lpad(to_hex(h.g), 15, '0'))::uuid,
-                    $1, $2, 'succeeded', jsonb_build_object('n', h.g), 1, 3, 0,
+                    $1, $2, 'succeeded', jsonb_build_object('n', h.g),
+                    CASE WHEN h.g % 10 = 0 THEN 2 ELSE 1 END, 3, 0,
                     h.at, h.at, h.at, h.at + interval '1 millisecond', 'history'
              FROM (SELECT g, base.ms + g AS ms, to_timestamp((base.ms + g) / 1000.0) AS at
                    FROM (SELECT (extract(epoch FROM now()) * 1000)::int8 - 86400000 AS ms) AS base,
@@ -143,12 +145,14 @@ impl Env {
             .bind(i64::try_from(count).unwrap_or(i64::MAX))
             .execute(&mut self.conn)
             .await?;
-        let attempts = format!(
-            "INSERT INTO \"{s}\".attempts (run_id, number, started_at, finished_at, outcome)
-             SELECT id, 1, started_at, finished_at, 'succeeded' FROM \"{s}\".runs
-             WHERE namespace = $1 AND status = 'succeeded'"
+        let failed = format!(
+            "INSERT INTO \"{s}\".attempts (run_id, number, started_at, finished_at, outcome, error)
+             SELECT id, 1, started_at - interval '1 second', started_at - interval '900 milliseconds',
+                    'failed', 'history'
+             FROM \"{s}\".runs
+             WHERE namespace = $1 AND status = 'succeeded' AND attempt = 2"
         );
-        sqlx::query(&attempts)
+        sqlx::query(&failed)
             .bind(NAMESPACE)
             .execute(&mut self.conn)
             .await?;

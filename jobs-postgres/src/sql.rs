@@ -59,7 +59,9 @@ JOIN unnest($2::text[], $3::text[]) AS k(namespace, key)
 
 /// Claims up to `$4` due runs in one statement: picks them on the claimable partial index
 /// with `FOR UPDATE SKIP LOCKED` (the `= ANY(ARRAY(...))` form keeps the planner on the
-/// index for large limits), marks them running under a lease and opens their attempts.
+/// index for large limits) and marks them running under a lease. The attempt each
+/// starts is described by the run's own row until it ends (see `ATTEMPTS`), so the claim
+/// writes nothing else.
 ///
 /// `$2` namespace, `$3` tasks, `$4` limit, `$5` lease (µs), `$6` worker.
 const CLAIM: &str = "
@@ -80,10 +82,6 @@ WITH claimed AS (
           FOR UPDATE SKIP LOCKED))
       AND r.status IN ('queued', 'retrying')
     RETURNING {cols}
-),
-opened AS (
-    INSERT INTO {s}.attempts (run_id, number, started_at)
-    SELECT id, attempt, started_at FROM claimed
 )
 SELECT * FROM claimed ORDER BY priority, run_at, id";
 
@@ -101,8 +99,9 @@ WHERE r.namespace = $2
   AND r.id = u.id AND r.attempt = CASE WHEN r.status = 'running' THEN u.attempt END
 RETURNING r.id, r.attempt";
 
-/// Records a batch of results, fenced by (id, attempt, running), and closes their
-/// attempts in the same statement. Callers pass ids sorted (see `HEARTBEAT`).
+/// Records a batch of results, fenced by (id, attempt, running), in one statement: a
+/// success only changes the run's row (which then describes its last attempt); a failure
+/// also stores the attempt that failed. Callers pass ids sorted (see `HEARTBEAT`).
 ///
 /// Its plan must be fast from the first execution on a connection to the generic plan
 /// PostgreSQL caches after a few, whatever the batch size and whatever the statistics say
@@ -147,15 +146,13 @@ done AS (
     FROM input AS u
     WHERE r.namespace = $2
       AND r.id = u.id AND r.attempt = CASE WHEN r.status = 'running' THEN u.attempt END
-    RETURNING r.id, r.attempt, r.status, r.run_at, u.error
+    RETURNING r.id, r.attempt, r.status, r.run_at, r.started_at, u.error
 ),
-closed AS (
-    UPDATE {s}.attempts AS a
-    SET finished_at = {now},
-        outcome = CASE WHEN d.status = 'succeeded' THEN 'succeeded' ELSE 'failed' END,
-        error = d.error
+failed AS (
+    INSERT INTO {s}.attempts (run_id, number, started_at, finished_at, outcome, error)
+    SELECT d.id, d.attempt, d.started_at, {now}, 'failed', d.error
     FROM done AS d
-    WHERE a.run_id = d.id AND a.number = d.attempt AND a.finished_at IS NULL
+    WHERE d.status <> 'succeeded'
 ),
 woke AS (
     SELECT pg_notify('{channel}', 'a:' || $8 || ':' || left($2, 1000))
@@ -163,7 +160,7 @@ woke AS (
 )
 SELECT d.id, d.attempt, (SELECT count(*) FROM woke) AS woke FROM done AS d";
 
-/// Hands runs back: queued again, the attempt closed as interrupted and not counted.
+/// Hands runs back: queued again, the attempt stored as interrupted and not counted.
 ///
 /// `$2` namespace, `$3` ids, `$4` attempts, `$5` error, `$6` origin.
 const RELEASE: &str = "
@@ -175,13 +172,12 @@ released AS (
     FROM batch AS b, unnest(b.ids, b.attempts) AS u(id, attempt)
     WHERE r.namespace = $2
       AND r.id = u.id AND r.attempt = CASE WHEN r.status = 'running' THEN u.attempt END
-    RETURNING r.id, r.attempt
+    RETURNING r.id, r.attempt, r.started_at
 ),
 closed AS (
-    UPDATE {s}.attempts AS a
-    SET finished_at = {now}, outcome = 'interrupted', error = $5
+    INSERT INTO {s}.attempts (run_id, number, started_at, finished_at, outcome, error)
+    SELECT d.id, d.attempt, d.started_at, {now}, 'interrupted', $5
     FROM released AS d
-    WHERE a.run_id = d.id AND a.number = d.attempt AND a.finished_at IS NULL
 ),
 woke AS (
     SELECT pg_notify('{channel}', 'a:' || $6 || ':' || left($2, 1000))
@@ -190,7 +186,8 @@ woke AS (
 SELECT (SELECT count(*) FROM released) AS released, (SELECT count(*) FROM woke) AS woke";
 
 /// Returns runs whose lease expired to the queue, or dead-letters them when their
-/// attempts are spent. Rows another rescuer holds are skipped.
+/// attempts are spent, storing the attempt as expired. Rows another rescuer holds are
+/// skipped.
 ///
 /// `$2` namespace, `$3` error, `$4` origin.
 const RESCUE: &str = "
@@ -207,13 +204,12 @@ WITH rescued AS (
           WHERE e.namespace = $2 AND e.status = 'running' AND e.lease_until < {now}
           FOR UPDATE SKIP LOCKED))
       AND r.status = 'running' AND r.lease_until < {now}
-    RETURNING r.id, r.attempt, r.status
+    RETURNING r.id, r.attempt, r.status, r.started_at
 ),
 closed AS (
-    UPDATE {s}.attempts AS a
-    SET finished_at = {now}, outcome = 'lease_expired', error = $3
+    INSERT INTO {s}.attempts (run_id, number, started_at, finished_at, outcome, error)
+    SELECT d.id, d.attempt, d.started_at, {now}, 'lease_expired', $3
     FROM rescued AS d
-    WHERE a.run_id = d.id AND a.number = d.attempt AND a.finished_at IS NULL
 ),
 woke AS (
     SELECT pg_notify('{channel}', 'a:' || $4 || ':' || left($2, 1000))
@@ -224,22 +220,42 @@ SELECT d.id, (SELECT count(*) FROM woke) AS woke FROM rescued AS d ORDER BY d.id
 /// One run. `$2` namespace, `$3` id.
 const GET: &str = "SELECT {cols} FROM {s}.runs AS r WHERE r.namespace = $2 AND r.id = $3";
 
-/// The attempts of a run; no row at all when the run does not exist. `$2` namespace,
-/// `$3` id.
+/// The attempts of a run; no row at all when the run does not exist, one row of NULLs
+/// when it has none.
+///
+/// The `attempts` table holds the attempts that ended without finishing the run well
+/// (failed, expired, interrupted, cancelled). The last attempt of a running or succeeded
+/// run is described by the run's own row (`attempt`, `started_at`, `finished_at`), so the
+/// common path, claimed then succeeded, writes no attempt row at all.
+///
+/// `$2` namespace, `$3` id.
 const ATTEMPTS: &str = "
 SELECT a.number, a.started_at, a.finished_at, a.outcome, a.error
 FROM {s}.runs AS r
-LEFT JOIN {s}.attempts AS a ON a.run_id = r.id
+LEFT JOIN LATERAL (
+    SELECT s.number, s.started_at, s.finished_at, s.outcome, s.error
+    FROM {s}.attempts AS s
+    WHERE s.run_id = r.id
+    UNION ALL
+    SELECT r.attempt, r.started_at,
+           CASE WHEN r.status = 'succeeded' THEN r.finished_at END,
+           CASE WHEN r.status = 'succeeded' THEN 'succeeded' ELSE 'running' END,
+           NULL
+    WHERE r.status IN ('running', 'succeeded')
+) AS a ON true
 WHERE r.namespace = $2 AND r.id = $3
 ORDER BY a.number";
 
 /// Cancels a run that has not finished and tells its worker. Also returns the status seen
-/// before, to tell "not found" from "already finished". Its open attempt is closed by
-/// [`CLOSE_CANCELLED`], a second statement in the same transaction: when this one waited
-/// for a claim of the same run to commit, the attempt row that claim inserted is not in
-/// this statement's snapshot, but it is in the next one's.
+/// before, to tell "not found" from "already finished".
 ///
-/// `$2` namespace, `$3` id, `$4` origin.
+/// A run cancelled while running gets its attempt stored as cancelled. Its last attempt
+/// is running exactly when no row holds it yet: a failed, expired or interrupted attempt
+/// was stored when it ended, in the statement that released the run's row lock. So the
+/// insert skips a number already taken (`ON CONFLICT DO NOTHING`, which sees rows committed
+/// after this statement's snapshot too, as when the run was claimed and failed meanwhile).
+///
+/// `$2` namespace, `$3` id, `$4` origin, `$5` the cancelled attempt's error.
 const CANCEL: &str = "
 WITH target AS (
     SELECT r.status FROM {s}.runs AS r WHERE r.namespace = $2 AND r.id = $3
@@ -250,18 +266,19 @@ cancelled AS (
     WHERE r.namespace = $2 AND r.id = $3 AND r.status IN ('queued', 'running', 'retrying')
     RETURNING {cols}
 ),
+closed AS (
+    INSERT INTO {s}.attempts (run_id, number, started_at, finished_at, outcome, error)
+    SELECT c.id, c.attempt, c.started_at, {now}, 'cancelled', $5
+    FROM cancelled AS c
+    WHERE c.attempt > 0
+    ON CONFLICT (run_id, number) DO NOTHING
+),
 told AS (
     SELECT pg_notify('{channel}', 'c:' || $4 || ':' || c.id::text || ':' || left($2, 1000))
     FROM cancelled AS c
 )
 SELECT c.*, t.status AS before, (SELECT count(*) FROM told) AS told
 FROM target AS t LEFT JOIN cancelled AS c ON true";
-
-/// Closes the open attempt of a run just cancelled. `$2` run id, `$3` attempt, `$4` error.
-const CLOSE_CANCELLED: &str = "
-UPDATE {s}.attempts AS a
-SET finished_at = {now}, outcome = 'cancelled', error = $4
-WHERE a.run_id = $2 AND a.number = $3 AND a.finished_at IS NULL";
 
 /// Makes a new queued run from a finished one. Also returns the original's visible
 /// status, to tell "not found" from "still active".
@@ -317,7 +334,6 @@ pub(crate) struct Sql {
     pub(crate) get: String,
     pub(crate) attempts: String,
     pub(crate) cancel: String,
-    pub(crate) close_cancelled: String,
     pub(crate) replay: String,
     /// The start of a `list`; the caller appends filters, order and limit.
     pub(crate) list_head: String,
@@ -351,7 +367,6 @@ impl Sql {
             get: format(GET),
             attempts: format(ATTEMPTS),
             cancel: format(CANCEL),
-            close_cancelled: format(CLOSE_CANCELLED),
             replay: format(REPLAY),
             list_head: format("SELECT {cols} FROM {s}.runs AS r WHERE r.namespace = $2"),
             scheduled: format("(r.status = 'queued' AND r.attempt = 0 AND r.run_at > {now})"),

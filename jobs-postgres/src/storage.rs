@@ -478,18 +478,13 @@ impl Storage for PgStorage {
         // Looks again only if the run finished between the statement's snapshot and its
         // update, so the error can name its final status.
         for _ in 0..3 {
-            let mut tx = self
-                .inner
-                .pool
-                .begin()
-                .await
-                .map_err(failed("cancel a run"))?;
             let row = sqlx::query(&self.inner.sql.cancel)
                 .bind(self.now())
                 .bind(namespace)
                 .bind(id.as_uuid())
                 .bind(self.origin())
-                .fetch_optional(&mut *tx)
+                .bind(CANCELLED_ATTEMPT)
+                .fetch_optional(&self.inner.pool)
                 .await
                 .map_err(failed("cancel a run"))?;
             let Some(row) = row else {
@@ -497,17 +492,6 @@ impl Storage for PgStorage {
             };
             if has_run(&row, "cancel a run")? {
                 let run = rows::run(&row)?;
-                if run.attempt > 0 {
-                    sqlx::query(&self.inner.sql.close_cancelled)
-                        .bind(self.now())
-                        .bind(id.as_uuid())
-                        .bind(int4(run.attempt))
-                        .bind(CANCELLED_ATTEMPT)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(failed("cancel a run"))?;
-                }
-                tx.commit().await.map_err(failed("cancel a run"))?;
                 self.inner.events.emit(StorageEvent::Cancelled {
                     namespace: namespace.to_owned(),
                     id,

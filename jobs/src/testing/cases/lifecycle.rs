@@ -8,6 +8,7 @@ use super::enqueue::enqueue_raw;
 use super::{claim, ok};
 use crate::list::ListRuns;
 use crate::run::{AttemptOutcome, RunId, RunStatus};
+use crate::storage::{AttemptResult, Lease, Outcome};
 use crate::task::Task;
 use crate::testing::Harness;
 use crate::testing::tasks::{
@@ -94,6 +95,46 @@ pub async fn success_is_recorded_with_its_attempt(h: Harness) {
     assert_eq!(attempts[0].started_at, h.clock_now());
     assert_eq!(attempts[0].finished_at, Some(h.clock_now()));
     assert!(attempts[0].error.is_none());
+}
+
+/// While a run is claimed its attempt reads as running, since its claim, with no end;
+/// once written, the same attempt reads as succeeded, with its end. Read on every step.
+pub async fn attempt_reads_running_then_finished(h: Harness) {
+    let id = ok(
+        "enqueue",
+        h.jobs.enqueue(Succeed { token: "ok".into() }).await,
+    )
+    .id();
+    assert!(ok("attempts", h.jobs.runs().attempts(&id).await).is_empty());
+    let claimed_at = h.clock_now();
+    let claimed = claim(h.storage.as_ref(), &[Succeed::NAME], 1).await;
+    let attempts = ok("attempts", h.jobs.runs().attempts(&id).await);
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    assert_eq!(
+        (attempts[0].number, attempts[0].outcome),
+        (1, AttemptOutcome::Running)
+    );
+    assert_eq!(attempts[0].started_at, claimed_at);
+    assert_eq!(attempts[0].finished_at, None);
+
+    h.clock.advance(Duration::from_secs(2));
+    let lease = Lease::of(&claimed[0]);
+    let finished = ok(
+        "finish",
+        h.storage
+            .finish(
+                "conformance",
+                vec![Outcome::new(lease, AttemptResult::Succeeded)],
+            )
+            .await,
+    );
+    assert_eq!(finished.applied, 1);
+    let attempts = ok("attempts", h.jobs.runs().attempts(&id).await);
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    assert_eq!(attempts[0].outcome, AttemptOutcome::Succeeded);
+    assert_eq!(attempts[0].started_at, claimed_at);
+    assert_eq!(attempts[0].finished_at, Some(h.clock_now()));
+    assert!(h.clock_now() > claimed_at);
 }
 
 /// A retryable error schedules the next attempt after the backoff; then it succeeds.
