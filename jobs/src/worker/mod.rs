@@ -1,8 +1,9 @@
 //! Workers: claim due runs, run their attempts, and record the results.
 //!
 //! A worker is a handful of tokio tasks sharing one [`pool::Pool`]: the claim loop (sized
-//! to free slots, woken by storage events, polling as a fallback), one task per attempt,
-//! a completer that writes results in batches, a heartbeat that extends leases and learns
+//! to free slots, woken by storage events, polling as a fallback), one task per attempt
+//! (started by the claim loop, or for a large batch by short tasks per chunk of it), a
+//! completer that writes results in batches, a heartbeat that extends leases and learns
 //! of cancellations, and a rescuer that returns the runs of vanished workers.
 
 mod drain;

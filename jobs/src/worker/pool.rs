@@ -1,6 +1,8 @@
 //! The moving parts of one worker, sharing one `Pool`.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -19,6 +21,30 @@ use crate::context::Context;
 use crate::run::{Run, RunId};
 use crate::storage::{AttemptResult, ClaimRequest, Heartbeat, Lease, Outcome, StorageEvent};
 
+/// A map keyed by run id (the leases this worker holds), hashed with [`IdHasher`].
+type IdMap<V> = HashMap<RunId, V, BuildHasherDefault<IdHasher>>;
+
+/// Hashes run ids for [`IdMap`], several times per attempt: cheaper than the default
+/// SipHash, whose defence against chosen keys is not needed here. Ids are UUID v7, so
+/// their low bytes are random and a multiplicative fold spreads them well.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(26) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+}
+
 /// A lease this worker holds: until its result is written or the run is handed back.
 struct Held {
     attempt: u32,
@@ -33,7 +59,7 @@ pub(crate) struct Pool {
     config: Config,
     id: String,
     tasks: Vec<String>,
-    held: Mutex<HashMap<RunId, Held>>,
+    held: Mutex<IdMap<Held>>,
     /// Handlers executing now; the free slots are `concurrency - running`.
     running: AtomicUsize,
     slot_freed: Notify,
@@ -68,7 +94,7 @@ impl Pool {
             config,
             id,
             tasks,
-            held: Mutex::new(HashMap::new()),
+            held: Mutex::new(IdMap::default()),
             running: AtomicUsize::new(0),
             unwritten: AtomicUsize::new(0),
             slot_freed: Notify::new(),
@@ -82,7 +108,7 @@ impl Pool {
         &self.id
     }
 
-    fn held(&self) -> MutexGuard<'_, HashMap<RunId, Held>> {
+    fn held(&self) -> MutexGuard<'_, IdMap<Held>> {
         self.held.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -154,9 +180,7 @@ impl Pool {
                     Ok(runs) => {
                         failures = 0;
                         claimed = runs.len();
-                        for run in runs {
-                            self.start_attempt(run);
-                        }
+                        self.start_batch(runs);
                     }
                     Err(error) => {
                         failures = failures.saturating_add(1);
@@ -170,7 +194,10 @@ impl Pool {
                 }
             }
             if free > 0 && claimed == free {
-                continue; // a full batch: more may be due
+                // A full batch: more may be due. Let the attempts just started run first,
+                // so the next claim counts the slots they free and fetches a batch too.
+                tokio::task::yield_now().await;
+                continue;
             }
             self.wait_for_work(stop, &mut events, free == 0).await;
         }
@@ -238,7 +265,34 @@ impl Pool {
         }
     }
 
-    fn start_attempt(self: &Arc<Self>, run: Run) {
+    /// Starts the attempts of a claimed batch: the first few here, the rest in chunks on
+    /// tasks of their own.
+    ///
+    /// Starting an attempt (a spawn, its context, its lease entry) costs about as much as
+    /// claiming it. Done all in the claim loop, it would make that one task the ceiling of
+    /// the worker's throughput; handed to chunk tasks, it runs on every thread while the
+    /// loop claims the next batch. A small batch starts here, without the extra hop.
+    fn start_batch(self: &Arc<Self>, mut runs: Vec<Run>) {
+        // Slots are taken now, so the next count of free slots already sees this batch.
+        let mut slots = Reserved::new(self, runs.len());
+        while runs.len() > START_CHUNK {
+            let chunk = runs.split_off(runs.len() - START_CHUNK);
+            let chunk_slots = slots.split(chunk.len());
+            let pool = self.clone();
+            tokio::spawn(async move { pool.start_chunk(chunk, chunk_slots) });
+        }
+        self.start_chunk(runs, slots);
+    }
+
+    fn start_chunk(self: &Arc<Self>, runs: Vec<Run>, mut slots: Reserved) {
+        for run in runs {
+            if let Some(slot) = slots.take() {
+                self.start_attempt(run, slot);
+            }
+        }
+    }
+
+    fn start_attempt(self: &Arc<Self>, run: Run, slot: SlotGuard) {
         let Some(registration) = self.jobs.registry().get(&run.task) else {
             // Claims name only registered tasks, so a storage returned something else.
             tracing::error!(worker = %self.id, run_id = %run.id, task = %run.task, "claimed a run of an unknown task; handing it back");
@@ -272,22 +326,18 @@ impl Pool {
             cancel.clone(),
             self.jobs.clone(),
         );
-        self.running.fetch_add(1, Ordering::AcqRel);
-        let slot = SlotGuard(self.clone());
         // Held locked across the spawn, so the attempt cannot report before it is held.
         let mut held = self.held();
         let handle = tokio::spawn(
             async move {
                 let result = execute(registration, payload, ctx).await;
                 log_result(attempt, &result);
-                let pool = slot.0.clone();
+                let pool = &slot.0;
                 if let Some(held) = pool.held().get_mut(&id) {
                     held.returned = true;
                 }
-                // The receiver lives as long as the pool's completer; if it is gone the
-                // lease simply expires and the run is retried.
                 // If the completer is gone the lease simply expires and the run is retried.
-                let unwritten = Unwritten::new(&pool);
+                let unwritten = Unwritten::new(pool);
                 let _ = pool.results.send((Outcome::new(lease, result), unwritten));
                 drop(slot);
             }
@@ -389,6 +439,11 @@ impl Pool {
                 },
                 _ = stop.cancelled() => true,
             };
+            if !stopping {
+                // The first result woke us; let the attempts finishing alongside it send
+                // theirs too, so one write carries a batch rather than one result.
+                tokio::task::yield_now().await;
+            }
             while batch.len() < self.config.max_batch {
                 match rx.try_recv() {
                     Ok((outcome, unwritten)) => {
@@ -431,11 +486,10 @@ impl Pool {
                     }
                     let mut held = self.held();
                     for outcome in batch.drain(..) {
-                        if held
-                            .get(&outcome.lease.id)
-                            .is_some_and(|h| h.attempt == outcome.lease.attempt)
-                        {
-                            held.remove(&outcome.lease.id);
+                        if let Entry::Occupied(entry) = held.entry(outcome.lease.id) {
+                            if entry.get().attempt == outcome.lease.attempt {
+                                entry.remove();
+                            }
                         }
                     }
                     return;
@@ -517,8 +571,54 @@ impl Pool {
     }
 }
 
+/// Claimed runs started per chunk task (see [`Pool::start_batch`]).
+const START_CHUNK: usize = 32;
+
 /// A busy slot: freed when the attempt's task ends, whether it finished or was aborted.
 struct SlotGuard(Arc<Pool>);
+
+/// Slots taken for claimed runs not started yet. Each start turns one into a
+/// [`SlotGuard`]; the ones left when this is dropped (a chunk task dropped before it
+/// ran, at runtime shutdown) are freed, so `running` never counts a run nobody runs.
+struct Reserved {
+    pool: Arc<Pool>,
+    count: usize,
+}
+
+impl Reserved {
+    fn new(pool: &Arc<Pool>, count: usize) -> Self {
+        pool.running.fetch_add(count, Ordering::AcqRel);
+        Reserved {
+            pool: pool.clone(),
+            count,
+        }
+    }
+
+    /// Moves `count` of these slots (at most all) into a reservation of their own.
+    fn split(&mut self, count: usize) -> Reserved {
+        let count = count.min(self.count);
+        self.count -= count;
+        Reserved {
+            pool: self.pool.clone(),
+            count,
+        }
+    }
+
+    /// One slot, for one attempt; `None` once all are taken.
+    fn take(&mut self) -> Option<SlotGuard> {
+        self.count = self.count.checked_sub(1)?;
+        Some(SlotGuard(self.pool.clone()))
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        if self.count > 0 {
+            self.pool.running.fetch_sub(self.count, Ordering::AcqRel);
+            self.pool.slot_freed.notify_one();
+        }
+    }
+}
 
 /// A result not yet written; counted in `Pool::unwritten` until dropped.
 struct Unwritten(Arc<Pool>);
