@@ -295,4 +295,12 @@ impl Storage for Timed {
     fn subscribe(&self) -> broadcast::Receiver<StorageEvent> {
         self.inner.subscribe()
     }
+
+    async fn stats(
+        &self,
+        namespace: &str,
+        window: std::time::Duration,
+    ) -> Result<jobs::Stats, jobs::Error> {
+        self.inner.stats(namespace, window).await
+    }
 }

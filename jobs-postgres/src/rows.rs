@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use jobs::{Attempt, AttemptOutcome, Error, Run, RunId, RunStatus};
+use jobs::stats::StatusCount;
+use jobs::{Attempt, AttemptOutcome, Error, Run, RunId, RunStatus, Stats};
 use serde_json::Value;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -87,4 +88,31 @@ fn build_attempt(row: &PgRow) -> Result<Option<Attempt>, BoxError> {
 
 fn count(value: i32) -> u32 {
     u32::try_from(value).unwrap_or(0)
+}
+
+/// The stats of a namespace from the rows of the stats statement.
+pub(crate) fn stats(rows: &[PgRow], window: Duration) -> Result<Stats, Error> {
+    build_stats(rows, window).map_err(|e| Error::storage("read the stats of a namespace", e))
+}
+
+/// Lays out the rows of the stats statement: (task, status, minute, n, at), plus one row
+/// of NULLs that carries `at` for an empty namespace.
+fn build_stats(rows: &[PgRow], window: Duration) -> Result<Stats, BoxError> {
+    let mut at = None;
+    let mut counts = Vec::new();
+    let mut finished = Vec::new();
+    for row in rows {
+        at = Some(row.try_get::<DateTime<Utc>, _>("at")?);
+        let Some(task) = row.try_get::<Option<String>, _>("task")? else {
+            continue;
+        };
+        let status: RunStatus = row.try_get::<&str, _>("status")?.parse()?;
+        let n = u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0);
+        if let Some(minute) = row.try_get::<Option<DateTime<Utc>>, _>("minute")? {
+            finished.push((minute, status, n));
+        }
+        counts.push(StatusCount::new(task, status, n));
+    }
+    let at = at.ok_or("the stats statement returned no row")?;
+    Ok(Stats::from_counts(at, window, counts, finished))
 }

@@ -306,6 +306,35 @@ woke AS (
 SELECT n.*, o.visible AS before, (SELECT count(*) FROM woke) AS woke
 FROM original AS o LEFT JOIN replayed AS n ON true";
 
+/// What a dashboard shows, in one pass over the namespace's runs: the number of runs per
+/// (task, visible status), split by the minute runs finished in when that minute is in
+/// the window. The caller sums the minutes for the counts and the tasks for the
+/// throughput. Reads every run of the namespace (an aggregate over the table: 0.35 s
+/// for 1,000,000 runs on the 2-core reference machine), so it is for dashboards polling
+/// every few seconds, not for hot paths; nothing on the workers' path pays for it.
+///
+/// `$2` namespace, `$3` window (µs, at most a day).
+const STATS: &str = "
+WITH clock AS (
+    SELECT {now} AS now,
+           least(date_trunc('minute', {now} - $3 * interval '1 microsecond'
+                                        + interval '1 minute', 'UTC'),
+                 date_trunc('minute', {now}, 'UTC')) AS since
+)
+SELECT r.task,
+       CASE WHEN r.status = 'queued' AND r.attempt = 0 AND r.run_at > c.now
+            THEN 'scheduled' ELSE r.status END AS status,
+       CASE WHEN r.status IN ('succeeded', 'cancelled', 'dead_lettered')
+                 AND r.finished_at >= c.since AND r.finished_at <= c.now
+            THEN date_trunc('minute', r.finished_at, 'UTC') END AS minute,
+       count(*) AS n,
+       c.now AS at
+FROM {s}.runs AS r, clock AS c
+WHERE r.namespace = $2
+GROUP BY 1, 2, 3, c.now
+UNION ALL
+SELECT NULL, NULL, NULL, 0, c.now FROM clock AS c";
+
 /// The parameter types of [`CLAIM`], for `PREPARE` (plan checks only).
 pub(crate) const CLAIM_TYPES: &[&str] = &["timestamptz", "text", "text[]", "int8", "int8", "text"];
 
@@ -335,6 +364,7 @@ pub(crate) struct Sql {
     pub(crate) attempts: String,
     pub(crate) cancel: String,
     pub(crate) replay: String,
+    pub(crate) stats: String,
     /// The start of a `list`; the caller appends filters, order and limit.
     pub(crate) list_head: String,
     /// The visible-status test for `scheduled`, to build `list` filters.
@@ -368,6 +398,7 @@ impl Sql {
             attempts: format(ATTEMPTS),
             cancel: format(CANCEL),
             replay: format(REPLAY),
+            stats: format(STATS),
             list_head: format("SELECT {cols} FROM {s}.runs AS r WHERE r.namespace = $2"),
             scheduled: format("(r.status = 'queued' AND r.attempt = 0 AND r.run_at > {now})"),
         }

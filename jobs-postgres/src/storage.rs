@@ -3,14 +3,16 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use jobs::stats::MAX_STATS_WINDOW;
 use jobs::storage::{
     AttemptResult, ClaimRequest, Enqueued, Finished, Heartbeat, Lease, NewRun, Outcome, Schedule,
     Storage, StorageEvent,
 };
-use jobs::{Attempt, Error, ListRuns, Page, Run, RunId, RunStatus};
+use jobs::{Attempt, Error, ListRuns, Page, Run, RunId, RunStatus, Stats};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::types::Json;
 use sqlx::{Arguments, Encode, PgConnection, Postgres, Row, Type};
@@ -507,6 +509,18 @@ impl Storage for PgStorage {
             "cancel a run",
             format!("run {id} kept changing while it was being cancelled; try again"),
         ))
+    }
+
+    async fn stats(&self, namespace: &str, window: Duration) -> Result<Stats, Error> {
+        let window = window.min(MAX_STATS_WINDOW);
+        let rows = sqlx::query(&self.inner.sql.stats)
+            .bind(self.now())
+            .bind(namespace)
+            .bind(micros(window))
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(failed("read the stats of a namespace"))?;
+        rows::stats(&rows, window)
     }
 
     async fn replay(

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::enqueue::{Enqueue, EnqueueMany};
+use crate::enqueue_json::EnqueueJson;
 use crate::error::Error;
 use crate::registry::Registry;
 use crate::runs::Runs;
@@ -74,6 +75,13 @@ impl Jobs {
         payloads: impl IntoIterator<Item = T>,
     ) -> EnqueueMany<'_, T> {
         EnqueueMany::new(self, payloads.into_iter().collect())
+    }
+
+    /// A run of the task named `task` with a JSON payload, checked against the task's
+    /// payload type: for HTTP APIs and tools that name tasks at run time. See
+    /// [`EnqueueJson`].
+    pub fn enqueue_json(&self, task: &str, payload: serde_json::Value) -> EnqueueJson<'_> {
+        EnqueueJson::new(self, task, payload)
     }
 
     /// Reads and manages runs: get, list, attempts, cancel, replay.

@@ -70,6 +70,25 @@ pub enum Error {
         /// What serde said.
         reason: String,
     },
+    /// No task of this name is linked into this binary (enqueue by name).
+    #[error("no task named `{task}` in this binary; known tasks: {}", known_list(.known))]
+    UnknownTask {
+        /// The name given (cut to 200 characters).
+        task: String,
+        /// The tasks this binary has, sorted.
+        known: Vec<String>,
+    },
+    /// A JSON payload that does not fit its task's payload type (enqueue by name).
+    #[error("task `{task}`: {reason}")]
+    PayloadMismatch {
+        /// The task.
+        task: String,
+        /// The path of the field that does not fit (`user_id`, `items[2].url`), when
+        /// the mismatch is in a field rather than the payload's shape.
+        field: Option<String>,
+        /// What does not fit, naming the type, the field and what was expected.
+        reason: String,
+    },
     /// A payload larger than the storage accepts.
     #[error("payload of task `{task}` is {size} bytes; the limit is {limit} bytes")]
     PayloadTooLarge {
@@ -106,6 +125,14 @@ pub enum Error {
         /// The storage's error.
         cause: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+fn known_list(known: &[String]) -> String {
+    if known.is_empty() {
+        "none".to_owned()
+    } else {
+        known.join(", ")
+    }
 }
 
 impl Error {

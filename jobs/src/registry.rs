@@ -24,7 +24,7 @@ pub struct TaskRegistration {
     pub(crate) retry: fn() -> RetryPolicy,
     pub(crate) timeout: fn() -> Option<Duration>,
     pub(crate) start: fn(serde_json::Value, Context) -> AttemptFuture,
-    pub(crate) check_payload: fn(&serde_json::Value) -> Result<(), String>,
+    pub(crate) check_payload: fn(&serde_json::Value) -> Result<(), Mismatch>,
 }
 
 impl TaskRegistration {
@@ -69,29 +69,52 @@ fn timeout_of<T: Task>() -> Option<Duration> {
     T::TIMEOUT
 }
 
-fn decode<T: Task>(payload: serde_json::Value) -> Result<T, String> {
+/// Why a payload does not decode into its task's payload type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Mismatch {
+    /// The path of the field that does not fit (`user.id`, `items[2]`), if any.
+    pub(crate) field: Option<String>,
+    /// The whole story: type, field and what serde expected.
+    pub(crate) message: String,
+}
+
+fn decode<T: Task>(payload: serde_json::Value) -> Result<T, Mismatch> {
     serde_path_to_error::deserialize::<_, T>(payload).map_err(|error| {
         let path = error.path().to_string();
         let short = std::any::type_name::<T>().rsplit("::").next().unwrap_or("");
         if path == "." {
-            format!("payload does not fit `{short}`: {}", error.inner())
+            let inner = error.inner().to_string();
+            Mismatch {
+                field: missing_field(&inner),
+                message: format!("payload does not fit `{short}`: {inner}"),
+            }
         } else {
-            format!(
-                "payload does not fit `{short}`: field `{path}`: {}",
-                error.inner()
-            )
+            Mismatch {
+                message: format!(
+                    "payload does not fit `{short}`: field `{path}`: {}",
+                    error.inner()
+                ),
+                field: Some(path),
+            }
         }
     })
 }
 
+/// The field serde names in "missing field `name`", the one mismatch it reports at the
+/// payload's own level.
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split_once('`').map(|(name, _)| name.to_owned())
+}
+
 fn start<T: Task>(payload: serde_json::Value, ctx: Context) -> AttemptFuture {
     Box::pin(async move {
-        let task = decode::<T>(payload).map_err(TaskError::permanent)?;
+        let task = decode::<T>(payload).map_err(|m| TaskError::permanent(m.message))?;
         task.run(ctx).await
     })
 }
 
-fn check_payload<T: Task>(payload: &serde_json::Value) -> Result<(), String> {
+fn check_payload<T: Task>(payload: &serde_json::Value) -> Result<(), Mismatch> {
     decode::<T>(payload.clone()).map(drop)
 }
 
@@ -141,16 +164,6 @@ impl Registry {
         names.sort();
         names
     }
-
-    /// Checks that `payload` decodes into task `name`'s payload type.
-    #[allow(dead_code)]
-    pub(crate) fn check_payload(
-        &self,
-        name: &str,
-        payload: &serde_json::Value,
-    ) -> Option<Result<(), String>> {
-        self.get(name).map(|r| (r.check_payload)(payload))
-    }
 }
 
 #[cfg(test)]
@@ -192,8 +205,10 @@ mod tests {
         let wrong = decode::<A>(serde_json::json!({ "n": "x" }))
             .map(drop)
             .unwrap_err();
-        assert!(wrong.contains("field `n`"), "{wrong}");
+        assert!(wrong.message.contains("field `n`"), "{wrong:?}");
+        assert_eq!(wrong.field.as_deref(), Some("n"));
         let missing = decode::<A>(serde_json::json!({})).map(drop).unwrap_err();
-        assert!(missing.contains("missing field `n`"), "{missing}");
+        assert!(missing.message.contains("missing field `n`"), "{missing:?}");
+        assert_eq!(missing.field.as_deref(), Some("n"));
     }
 }

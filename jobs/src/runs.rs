@@ -1,9 +1,14 @@
 //! Reading and managing runs: `jobs.runs()`.
 
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
 use crate::client::Jobs;
 use crate::error::Error;
 use crate::list::{ListRuns, Page};
 use crate::run::{Attempt, Run, RunId};
+use crate::stats::Stats;
 
 /// Reads and manages the runs of one namespace. Get it from [`Jobs::runs`].
 ///
@@ -34,6 +39,9 @@ pub struct Runs<'a> {
 }
 
 impl<'a> Runs<'a> {
+    /// The most runs one [`replay_matching`](Self::replay_matching) call replays.
+    pub const MAX_REPLAY: usize = 10_000;
+
     pub(crate) fn new(jobs: &'a Jobs) -> Self {
         Runs { jobs }
     }
@@ -94,5 +102,99 @@ impl<'a> Runs<'a> {
             .storage()
             .replay(self.jobs.namespace(), *id, RunId::new(), reason.into())
             .await
+    }
+
+    /// Replays every finished run matching `filter`'s task and status (its cursor and
+    /// limit are ignored), newest first, up to `max` runs (at most
+    /// [`MAX_REPLAY`](Self::MAX_REPLAY)): "replay the last hour's dead letters". Runs
+    /// that are still active are skipped and counted. The report says how many were
+    /// replayed and whether more matched than `max` allowed.
+    ///
+    /// # Errors
+    ///
+    /// A storage failure; the runs replayed before it stay replayed.
+    pub async fn replay_matching(
+        &self,
+        filter: &ListRuns,
+        reason: &str,
+        max: usize,
+    ) -> Result<ReplayReport, Error> {
+        self.replay_matching_with_progress(filter, reason, max, |_| {})
+            .await
+    }
+
+    /// [`replay_matching`](Self::replay_matching), calling `progress` with the report so
+    /// far after every run looked at: for progress bars.
+    ///
+    /// # Errors
+    ///
+    /// A storage failure; the runs replayed before it stay replayed.
+    pub async fn replay_matching_with_progress(
+        &self,
+        filter: &ListRuns,
+        reason: &str,
+        max: usize,
+        mut progress: impl FnMut(&ReplayReport),
+    ) -> Result<ReplayReport, Error> {
+        let max = max.min(Self::MAX_REPLAY);
+        let mut report = ReplayReport::default();
+        let mut page_filter = ListRuns::new().limit(ListRuns::MAX_LIMIT);
+        if let Some(task) = filter.task_value() {
+            page_filter = page_filter.task_name(task);
+        }
+        if let Some(status) = filter.status_value() {
+            page_filter = page_filter.status(status);
+        }
+        loop {
+            let page = self.list(page_filter.clone()).await?;
+            for run in &page.runs {
+                if report.looked_at() >= max {
+                    report.more = true;
+                    return Ok(report);
+                }
+                match self.replay(&run.id, reason).await {
+                    Ok(new) => report.replayed.push(new.id),
+                    Err(Error::NotReplayable { .. }) => report.skipped += 1,
+                    Err(e) => return Err(e),
+                }
+                progress(&report);
+            }
+            match page.next_cursor {
+                Some(cursor) => page_filter = page_filter.cursor(cursor),
+                None => return Ok(report),
+            }
+        }
+    }
+
+    /// Counts by task and status, and the runs finished in each minute of the last
+    /// `window` (at most a day): what a dashboard shows.
+    ///
+    /// # Errors
+    ///
+    /// A storage failure, or a storage that does not report stats.
+    pub async fn stats(&self, window: Duration) -> Result<Stats, Error> {
+        self.jobs
+            .storage()
+            .stats(self.jobs.namespace(), window)
+            .await
+    }
+}
+
+/// What [`Runs::replay_matching`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ReplayReport {
+    /// The new runs, one per run replayed, newest original first.
+    pub replayed: Vec<RunId>,
+    /// Runs that matched but had not finished, left alone.
+    pub skipped: usize,
+    /// Whether more runs matched than the limit allowed: call again for the rest.
+    pub more: bool,
+}
+
+impl ReplayReport {
+    /// Runs looked at: replayed or skipped.
+    pub fn looked_at(&self) -> usize {
+        self.replayed.len() + self.skipped
     }
 }

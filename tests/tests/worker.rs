@@ -266,6 +266,14 @@ impl jobs::Storage for SlowFinish {
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<jobs::storage::StorageEvent> {
         self.0.subscribe()
     }
+
+    async fn stats(
+        &self,
+        namespace: &str,
+        window: std::time::Duration,
+    ) -> Result<jobs::Stats, jobs::Error> {
+        self.0.stats(namespace, window).await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -15,6 +16,7 @@ use crate::clock::{Clock, SystemClock, add};
 use crate::error::Error;
 use crate::list::{ListRuns, Page};
 use crate::run::{Attempt, AttemptOutcome, Run, RunId, RunStatus};
+use crate::stats::Stats;
 
 /// Runs kept in memory: for tests, demos and apps that can lose their queue on restart.
 ///
@@ -647,5 +649,20 @@ impl Storage for MemoryStorage {
 
     fn subscribe(&self) -> broadcast::Receiver<StorageEvent> {
         self.shared.events.subscribe()
+    }
+
+    async fn stats(&self, namespace: &str, window: Duration) -> Result<Stats, Error> {
+        let now = self.now();
+        let state = self.lock();
+        let runs = state
+            .namespaces
+            .get(namespace)
+            .into_iter()
+            .flat_map(|space| space.runs.values())
+            .map(|row| {
+                let run = &row.run;
+                (run.task.as_str(), visible_status(run, now), run.finished_at)
+            });
+        Ok(Stats::from_runs(now, window, runs))
     }
 }

@@ -23,6 +23,7 @@ use tokio::sync::broadcast;
 use crate::error::Error;
 use crate::list::{ListRuns, Page};
 use crate::run::{Attempt, Run, RunId};
+use crate::stats::Stats;
 
 /// The error recorded on an attempt whose lease ran out (and on its run, when rescued).
 pub const LEASE_EXPIRED: &str =
@@ -89,6 +90,20 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Events that let idle workers react at once instead of at their next poll.
     fn subscribe(&self) -> broadcast::Receiver<StorageEvent>;
+
+    /// How many runs of the namespace each task has in each status, and how many
+    /// finished in each minute of the last `window` (at most
+    /// [`MAX_STATS_WINDOW`](crate::stats::MAX_STATS_WINDOW)), by the storage's clock.
+    /// [`Stats::from_counts`] and [`Stats::from_runs`] lay the figures out.
+    ///
+    /// The default answers that the storage does not report stats.
+    async fn stats(&self, namespace: &str, window: Duration) -> Result<Stats, Error> {
+        let _ = (namespace, window);
+        Err(Error::storage(
+            "report stats",
+            "this storage does not report stats",
+        ))
+    }
 }
 
 /// A run to store.

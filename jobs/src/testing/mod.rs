@@ -142,6 +142,8 @@ macro_rules! storage_conformance {
             worker_processes_runs_and_shuts_down_cleanly,
             worker_shutdown_hands_back_unfinished_runs,
             context_enqueues_follow_up_runs,
+            stats_count_by_task_status_and_minute,
+            replay_matching_replays_up_to_the_limit,
         }
     };
 }

@@ -173,4 +173,12 @@ impl Storage for Scoped {
     fn subscribe(&self) -> broadcast::Receiver<StorageEvent> {
         self.storage.subscribe()
     }
+
+    async fn stats(
+        &self,
+        namespace: &str,
+        window: std::time::Duration,
+    ) -> Result<jobs::Stats, jobs::Error> {
+        self.storage.stats(namespace, window).await
+    }
 }

@@ -5,6 +5,7 @@ mod enqueue;
 mod leases;
 mod lifecycle;
 mod listing;
+mod operate;
 mod worker;
 
 pub use cancel_replay::*;
@@ -12,6 +13,7 @@ pub use enqueue::*;
 pub use leases::*;
 pub use lifecycle::*;
 pub use listing::*;
+pub use operate::*;
 pub use worker::*;
 
 use crate::run::Run;

@@ -1,0 +1,135 @@
+//! What operators read and do in bulk: stats, and replaying every run that matches.
+
+use std::time::Duration;
+
+use super::ok;
+use crate::list::ListRuns;
+use crate::run::RunStatus;
+use crate::task::Task;
+use crate::testing::Harness;
+use crate::testing::tasks::{FailPermanently, Succeed};
+
+const WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// Stats count runs by task and visible status, and lay finished runs out by minute over
+/// the window, the current minute last; finished runs leave the window as time passes,
+/// the counts stay.
+pub async fn stats_count_by_task_status_and_minute(h: Harness) {
+    for token in ["a", "b"] {
+        ok(
+            "enqueue",
+            h.jobs
+                .enqueue(Succeed {
+                    token: token.into(),
+                })
+                .await,
+        );
+    }
+    ok("enqueue", h.jobs.enqueue(FailPermanently {}).await);
+    ok("drain", h.jobs.drain().await);
+    ok(
+        "enqueue",
+        h.jobs
+            .enqueue(Succeed {
+                token: "later".into(),
+            })
+            .delay(Duration::from_secs(3600))
+            .await,
+    );
+    // Another namespace's runs are never counted.
+    ok(
+        "enqueue",
+        h.namespace("elsewhere")
+            .enqueue(Succeed { token: "x".into() })
+            .await,
+    );
+
+    let stats = ok("stats", h.jobs.runs().stats(WINDOW).await);
+    assert_eq!(stats.at, h.clock_now());
+    assert_eq!(stats.count(Succeed::NAME, RunStatus::Succeeded), 2);
+    assert_eq!(stats.count(Succeed::NAME, RunStatus::Scheduled), 1);
+    assert_eq!(stats.count(Succeed::NAME, RunStatus::Queued), 0);
+    assert_eq!(
+        stats.count(FailPermanently::NAME, RunStatus::DeadLettered),
+        1
+    );
+    assert_eq!(stats.counts.len(), 3, "{:?}", stats.counts);
+    assert_eq!(stats.throughput.len(), 15);
+    let last = &stats.throughput[14];
+    assert_eq!(
+        (last.succeeded, last.dead_lettered, last.cancelled),
+        (2, 1, 0)
+    );
+    assert!(last.start <= stats.at);
+    assert!(
+        stats.throughput[..14]
+            .iter()
+            .all(|m| m.succeeded + m.dead_lettered + m.cancelled == 0)
+    );
+
+    h.clock.advance(Duration::from_secs(5 * 60));
+    let later = ok("stats", h.jobs.runs().stats(WINDOW).await);
+    let moved: Vec<u64> = later.throughput.iter().map(|m| m.succeeded).collect();
+    assert_eq!(moved.iter().sum::<u64>(), 2);
+    assert_eq!(moved[9], 2, "five minutes back: {moved:?}");
+
+    h.clock.advance(Duration::from_secs(20 * 60));
+    let gone = ok("stats", h.jobs.runs().stats(WINDOW).await);
+    assert!(gone.throughput.iter().all(|m| m.succeeded == 0));
+    assert_eq!(gone.count(Succeed::NAME, RunStatus::Succeeded), 2);
+}
+
+/// Bulk replay replays the matching finished runs newest first, up to the limit, says
+/// whether more matched, and leaves other runs alone.
+pub async fn replay_matching_replays_up_to_the_limit(h: Harness) {
+    for _ in 0..3 {
+        ok("enqueue", h.jobs.enqueue(FailPermanently {}).await);
+    }
+    ok(
+        "enqueue",
+        h.jobs.enqueue(Succeed { token: "ok".into() }).await,
+    );
+    ok("drain", h.jobs.drain().await);
+    let dead = ListRuns::new()
+        .task::<FailPermanently>()
+        .status(RunStatus::DeadLettered);
+    let originals = ok("list", h.jobs.runs().list(dead.clone()).await).runs;
+    assert_eq!(originals.len(), 3);
+
+    let first = ok(
+        "replay",
+        h.jobs
+            .runs()
+            .replay_matching(&dead, "provider fixed", 2)
+            .await,
+    );
+    assert_eq!(
+        (first.replayed.len(), first.skipped, first.more),
+        (2, 0, true)
+    );
+    for (new, original) in first.replayed.iter().zip(&originals) {
+        let run = h.run(*new).await;
+        assert_eq!(run.replay_of, Some(original.id), "newest first");
+        assert_eq!(run.replay_reason.as_deref(), Some("provider fixed"));
+        assert_eq!(run.status, RunStatus::Queued);
+    }
+
+    let all = ok(
+        "replay",
+        h.jobs
+            .runs()
+            .replay_matching(&ListRuns::new().task::<FailPermanently>(), "all", 100)
+            .await,
+    );
+    // The three originals are replayed; the two queued replays are skipped.
+    assert_eq!((all.replayed.len(), all.skipped, all.more), (3, 2, false));
+    let queued = ok(
+        "list",
+        h.jobs
+            .runs()
+            .list(ListRuns::new().status(RunStatus::Queued))
+            .await,
+    );
+    assert_eq!(queued.runs.len(), 5);
+    assert!(queued.runs.iter().all(|r| r.task == FailPermanently::NAME));
+}
