@@ -25,4 +25,21 @@ if [[ "$DATABASE_URL" == postgres* ]]; then
   psql -q -v ON_ERROR_STOP=1 "$base/postgres" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" -c "CREATE DATABASE \"$db\""
 fi
 
+# The dashboard's browser test (jobs-web/tests/dashboard.rs) drives Debian's Chromium.
+if [[ ! -x /usr/bin/chromium ]]; then
+  echo "Installing chromium (apt-get) for the dashboard's browser test"
+  sudo=""; [[ $EUID -ne 0 ]] && command -v sudo >/dev/null && sudo=sudo
+  if ! command -v apt-get >/dev/null; then
+    echo "/usr/bin/chromium is missing and apt-get is not available: install Chromium at /usr/bin/chromium" >&2
+    exit 1
+  fi
+  log="$(mktemp)"
+  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "installing chromium with apt-get failed (output above): the dashboard test needs /usr/bin/chromium" >&2
+    exit 1
+  fi
+  rm -f "$log"
+fi
+
 exec cargo test --workspace --locked "$@"

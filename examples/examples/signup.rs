@@ -1,6 +1,7 @@
 //! One-off jobs in a web app: `POST /signup` enqueues `notify-user` with the idempotency
 //! key `welcome:{userId}` and answers `{"queued": true, "runId": "..."}`; `GET /runs/{id}`
-//! answers the run as JSON. The worker runs in the same process.
+//! answers the run as JSON. The worker runs in the same process, and the dashboard and
+//! JSON API of `jobs-web` are mounted at `/jobs`.
 //!
 //! By default the example then drives itself: it signs the same user up twice (one run,
 //! the same `runId` twice), reads the run until it has succeeded, shows the JSON errors for
@@ -18,6 +19,7 @@
 //! curl -s localhost:3000/signup -H 'content-type: application/json' \
 //!     -d '{"userId": "user_123", "plan": "pro"}'
 //! curl -s localhost:3000/runs/run_...
+//! open http://localhost:3000/jobs       # the dashboard
 //! ```
 
 use std::time::Duration;
@@ -122,7 +124,8 @@ async fn main() -> Result<(), examples::Report> {
     let app = Router::new()
         .route("/signup", post(signup))
         .route("/runs/{id}", get(get_run))
-        .with_state(jobs.clone());
+        .with_state(jobs.clone())
+        .nest("/jobs", jobs_web::router(jobs.clone()));
     let port: u16 = match std::env::var("PORT") {
         Ok(port) => port
             .parse()
@@ -132,6 +135,7 @@ async fn main() -> Result<(), examples::Report> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     let base = format!("http://{}", listener.local_addr()?);
     println!("listening on {base}");
+    println!("the dashboard: {base}/jobs");
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -220,6 +224,31 @@ async fn demo(base: &str) -> Result<(), examples::BoxError> {
         let answer: Value = response.json().await?;
         println!("GET /runs/{id} -> {status} {answer}");
     }
+
+    // The dashboard's API, mounted at /jobs: the counts it shows.
+    let stats: Value = http
+        .get(format!("{base}/jobs/stats"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let counts: Vec<String> = stats["counts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| format!("{} {}: {}", c["task"], c["status"], c["count"]))
+        .collect();
+    println!("GET /jobs/stats -> {}", counts.join(", "));
+    let page = http.get(format!("{base}/jobs")).send().await?;
+    println!(
+        "GET /jobs -> {} (the dashboard, {})",
+        page.status(),
+        page.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("?")
+    );
     Ok(())
 }
 

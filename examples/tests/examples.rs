@@ -243,6 +243,8 @@ fn signup(mode: Mode) {
         r#"{"error":"invalid run id"#,
     ]);
     out.line(&["-> 404 Not Found", r#"{"error":"run run_"#, "not found"]);
+    out.line(&[r#"GET /jobs/stats -> "notify-user" "succeeded": 1"#]);
+    out.line(&["GET /jobs -> 200 OK (the dashboard, text/html"]);
     out.line(&["worker stopped: 1 attempt completed, 0 handed back"]);
 
     // After the demo (not beside it: both use the schema `example_signup`).

@@ -1,0 +1,182 @@
+//! HTTP API and web dashboard for [`jobs`], as an axum [`Router`] to mount in any app.
+//!
+//! ```no_run
+//! # async fn serve(jobs: jobs::Jobs) -> std::io::Result<()> {
+//! let app = axum::Router::new().nest("/jobs", jobs_web::router(jobs));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app).await
+//! # }
+//! ```
+//!
+//! Under the mount point (nested at `/jobs`, the dashboard is at `/jobs`: axum does not
+//! route `/jobs/` to a nested `/`; the page finds the API relative to its own address
+//! either way):
+//!
+//! | route | what |
+//! | --- | --- |
+//! | `GET /` | the dashboard: counts, runs with filters and paging, a run's payload and attempts, cancel and replay buttons, a throughput chart |
+//! | `GET /runs?task=&status=&limit=&cursor=` | a page of runs, newest first |
+//! | `GET /runs/{id}`, `GET /runs/{id}/attempts` | one run; its attempts |
+//! | `POST /runs/{id}/cancel` | cancels a run that has not finished |
+//! | `POST /runs/{id}/replay` `{"reason": ".."}` | a new run from a finished one |
+//! | `POST /runs/replay` `{"status": "dead_lettered", "task": .., "reason": .., "max": ..}` | replays every matching finished run, bounded |
+//! | `POST /tasks/{name}/runs` `{"payload": .., "idempotency_key": .., "delay_seconds": .., "run_at": .., "priority": ..}` | enqueues by task name, the payload checked against the task's type |
+//! | `GET /tasks` | the tasks this binary has |
+//! | `GET /stats?minutes=15` | counts by task and status, runs finished per minute |
+//! | `GET /openapi.json` | the OpenAPI 3.1 document of all of the above |
+//!
+//! Errors are JSON: `{"error": {"code": "run_not_found", "message": "...", "field":
+//! null}}`, with `field` naming the payload field that does not fit on a 422.
+//!
+//! With [`WebBuilder::bearer_token`], every route answers 401 unless the request carries
+//! the token, as `Authorization: Bearer <token>` or (for the dashboard in a browser) the
+//! `jobs_token` cookie that the dashboard's sign-in form sets.
+
+mod api;
+mod auth;
+mod dashboard;
+mod error;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use jobs::Jobs;
+
+/// The router with every route and no token: see the crate docs.
+pub fn router(jobs: Jobs) -> Router {
+    builder(jobs).router()
+}
+
+/// Options for the router: a bearer token, the bulk-replay limit.
+pub fn builder(jobs: Jobs) -> WebBuilder {
+    WebBuilder {
+        jobs,
+        token: None,
+        max_replay: api::DEFAULT_MAX_REPLAY,
+    }
+}
+
+/// Builds the router; from [`builder`].
+#[derive(Clone)]
+#[must_use = "call `.router()` to get the router"]
+pub struct WebBuilder {
+    jobs: Jobs,
+    token: Option<String>,
+    max_replay: usize,
+}
+
+impl WebBuilder {
+    /// Every route answers 401 unless the request carries this token (an empty token
+    /// means none).
+    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
+        let token = token.into();
+        self.token = (!token.is_empty()).then_some(token);
+        self
+    }
+
+    /// The most runs one `POST /runs/replay` replays (default 1,000; at most 10,000).
+    pub fn max_replay(mut self, max: usize) -> Self {
+        self.max_replay = max.clamp(1, api::MAX_REPLAY);
+        self
+    }
+
+    /// The router, to `.nest(..)` or serve as it is.
+    pub fn router(self) -> Router {
+        let shared = Shared(Arc::new(Inner {
+            jobs: self.jobs,
+            max_replay: self.max_replay,
+        }));
+        let routes = Router::new()
+            .route("/", get(dashboard::page))
+            .route("/openapi.json", get(dashboard::openapi))
+            .route("/runs", get(api::list_runs))
+            .route("/runs/replay", post(api::replay_matching))
+            .route("/runs/{id}", get(api::get_run))
+            .route("/runs/{id}/attempts", get(api::attempts))
+            .route("/runs/{id}/cancel", post(api::cancel))
+            .route("/runs/{id}/replay", post(api::replay))
+            .route("/tasks", get(api::tasks))
+            .route("/tasks/{name}/runs", post(api::enqueue))
+            .route("/stats", get(api::stats))
+            .fallback(api_fallback)
+            .with_state(shared);
+        match self.token {
+            Some(token) => routes.layer(axum::middleware::from_fn_with_state(
+                auth::Token::new(token),
+                auth::require,
+            )),
+            None => routes,
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub(crate) struct Shared(Arc<Inner>);
+
+pub(crate) struct Inner {
+    pub(crate) jobs: Jobs,
+    pub(crate) max_replay: usize,
+}
+
+impl std::ops::Deref for Shared {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+async fn api_fallback(uri: axum::http::Uri) -> error::ApiError {
+    error::ApiError::not_found(format!(
+        "no route {}; see openapi.json for the routes",
+        uri.path()
+    ))
+}
+
+/// Every route and method, as `openapi.json` must describe them.
+#[cfg(test)]
+pub(crate) const ROUTES: &[(&str, &str)] = &[
+    ("get", "/"),
+    ("get", "/openapi.json"),
+    ("get", "/runs"),
+    ("post", "/runs/replay"),
+    ("get", "/runs/{id}"),
+    ("get", "/runs/{id}/attempts"),
+    ("post", "/runs/{id}/cancel"),
+    ("post", "/runs/{id}/replay"),
+    ("get", "/tasks"),
+    ("post", "/tasks/{name}/runs"),
+    ("get", "/stats"),
+];
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::ROUTES;
+    use crate::dashboard::OPENAPI;
+
+    /// The OpenAPI document describes exactly the routes the router has.
+    #[test]
+    fn openapi_describes_every_route_and_no_other() {
+        let doc: serde_json::Value = match serde_json::from_str(OPENAPI) {
+            Ok(doc) => doc,
+            Err(e) => panic!("openapi.json is not JSON: {e}"),
+        };
+        let mut described = BTreeSet::new();
+        if let Some(paths) = doc["paths"].as_object() {
+            for (path, item) in paths {
+                for method in item.as_object().into_iter().flat_map(|m| m.keys()) {
+                    described.insert((method.clone(), path.clone()));
+                }
+            }
+        }
+        let routed: BTreeSet<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+            .collect();
+        assert_eq!(described, routed);
+    }
+}

@@ -1,0 +1,482 @@
+//! The JSON API through the router, on the memory storage: every route, its errors, and
+//! the bearer token.
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use jobs::{Jobs, MemoryStorage, RunStatus, TaskError};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+#[jobs::task(name = "web-send-email", retry(attempts = 4))]
+async fn send_email(to: String, retries_left: u8) {
+    let _ = (to, retries_left);
+}
+
+#[jobs::task(name = "web-always-fails")]
+async fn always_fails() -> Result<(), TaskError> {
+    Err(TaskError::permanent("the provider said no"))
+}
+
+fn jobs() -> Jobs {
+    Jobs::builder()
+        .namespace("web")
+        .storage(MemoryStorage::new())
+        .build()
+        .unwrap()
+}
+
+/// Sends a request; answers the status and the JSON body (`Null` for an empty body).
+async fn call(app: &Router, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+    call_with(app, method, uri, body, None).await
+}
+
+async fn call_with(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+    token: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let request = match body {
+        Some(body) => request
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string())),
+        None => request.body(Body::empty()),
+    }
+    .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let json = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    (status, json)
+}
+
+fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<no code>")
+}
+
+#[tokio::test]
+async fn enqueue_by_name_checks_the_payload_against_the_task() {
+    let jobs = jobs();
+    let app = jobs_web::router(jobs.clone());
+
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/tasks/web-send-email/runs",
+        Some(json!({ "payload": { "to": "a@example.com", "retries_left": 2 }, "idempotency_key": "k1" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["created"], true);
+    assert_eq!(body["run"]["task"], "web-send-email");
+    assert_eq!(body["run"]["max_attempts"], 4);
+    let id = body["run"]["id"].as_str().unwrap().to_owned();
+
+    // The same key: the same run, 200, created false.
+    let (status, again) = call(
+        &app,
+        "POST",
+        "/tasks/web-send-email/runs",
+        Some(json!({ "payload": { "to": "a@example.com", "retries_left": 2 }, "idempotency_key": "k1" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (again["created"].clone(), again["run"]["id"].clone()),
+        (json!(false), json!(id))
+    );
+
+    // A field of the wrong type: 422 naming it.
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/tasks/web-send-email/runs",
+        Some(json!({ "payload": { "to": "a@example.com", "retries_left": "two" } })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(error_code(&body), "invalid_payload");
+    assert_eq!(body["error"]["field"], "retries_left");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("retries_left"),
+        "{body}"
+    );
+
+    // A missing field: 422 naming it too.
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/tasks/web-send-email/runs",
+        Some(json!({ "payload": { "to": "a@example.com" } })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["field"], "retries_left");
+
+    // An unknown task: 404.
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/tasks/no-such-task/runs",
+        Some(json!({ "payload": {} })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(error_code(&body), "task_not_found");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("web-send-email")
+    );
+
+    // Delays and absolute times; not both.
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/tasks/web-send-email/runs",
+        Some(json!({ "payload": { "to": "b", "retries_left": 0 }, "delay_seconds": 3600 })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["run"]["status"], "scheduled");
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/tasks/web-send-email/runs",
+        Some(json!({ "payload": { "to": "c", "retries_left": 0 }, "run_at": "2100-01-01T00:00:00Z" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["run"]["run_at"], "2100-01-01T00:00:00Z");
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/tasks/web-send-email/runs",
+        Some(json!({ "payload": { "to": "d", "retries_left": 0 }, "run_at": "2100-01-01T00:00:00Z", "delay_seconds": 1 })),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "bad_request")
+    );
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/tasks/web-send-email/runs",
+        Some(json!({ "payload": { "to": "d", "retries_left": 0 }, "delay_seconds": -5 })),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "bad_request")
+    );
+
+    // Bad JSON, unknown fields and a missing payload answer JSON errors too.
+    for bad in [
+        json!({ "payload": {}, "extra": 1 }),
+        json!({ "idempotency_key": "x" }),
+        json!([1]),
+    ] {
+        let (status, body) = call(&app, "POST", "/tasks/web-send-email/runs", Some(bad)).await;
+        assert!(status.is_client_error(), "{status} {body}");
+        assert_eq!(error_code(&body), "bad_request", "{body}");
+    }
+    let stored = jobs.runs().list(jobs::ListRuns::new()).await.unwrap();
+    assert_eq!(
+        stored.runs.len(),
+        3,
+        "only the three good enqueues stored runs"
+    );
+}
+
+#[tokio::test]
+async fn runs_are_read_listed_cancelled_and_replayed() {
+    let jobs = jobs();
+    let app = jobs_web::router(jobs.clone());
+    let failed = jobs.enqueue(AlwaysFails {}).await.unwrap().id();
+    jobs.drain().await.unwrap();
+    let queued = jobs
+        .enqueue(SendEmail {
+            to: "x".into(),
+            retries_left: 1,
+        })
+        .await
+        .unwrap()
+        .id();
+
+    let (status, run) = call(&app, "GET", &format!("/runs/{failed}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(run["status"], "dead_lettered");
+    assert_eq!(run["last_error"], "the provider said no");
+
+    let (status, attempts) = call(&app, "GET", &format!("/runs/{failed}/attempts"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(attempts["attempts"][0]["outcome"], "failed");
+    assert_eq!(attempts["attempts"][0]["error"], "the provider said no");
+
+    let (status, page) = call(&app, "GET", "/runs?status=dead_lettered", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["runs"].as_array().unwrap().len(), 1);
+    let (_, page) = call(&app, "GET", "/runs?limit=1", None).await;
+    assert_eq!(page["runs"][0]["id"], json!(queued.to_string()));
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let (_, next) = call(&app, "GET", &format!("/runs?limit=1&cursor={cursor}"), None).await;
+    assert_eq!(next["runs"][0]["id"], json!(failed.to_string()));
+    assert_eq!(next["next_cursor"], Value::Null);
+    let (_, by_task) = call(&app, "GET", "/runs?task=web-send-email", None).await;
+    assert_eq!(by_task["runs"].as_array().unwrap().len(), 1);
+
+    // Replay needs a reason, and a finished run.
+    let (status, body) = call(
+        &app,
+        "POST",
+        &format!("/runs/{failed}/replay"),
+        Some(json!({ "reason": " " })),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "bad_request")
+    );
+    let (status, body) = call(
+        &app,
+        "POST",
+        &format!("/runs/{queued}/replay"),
+        Some(json!({ "reason": "again" })),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::CONFLICT, "not_replayable")
+    );
+    let (status, replay) = call(
+        &app,
+        "POST",
+        &format!("/runs/{failed}/replay"),
+        Some(json!({ "reason": "provider fixed" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{replay}");
+    assert_eq!(replay["replay_of"], json!(failed.to_string()));
+    assert_eq!(replay["status"], "queued");
+
+    // Cancel once; the second time the run has finished.
+    let (status, cancelled) = call(&app, "POST", &format!("/runs/{queued}/cancel"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(cancelled["status"], "cancelled");
+    let (status, body) = call(&app, "POST", &format!("/runs/{queued}/cancel"), None).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::CONFLICT, "not_cancellable")
+    );
+
+    // Bad ids, unknown runs, bad filters.
+    let (status, body) = call(&app, "GET", "/runs/not-an-id", None).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_run_id")
+    );
+    let unknown = jobs::RunId::new();
+    for (method, uri) in [
+        ("GET", format!("/runs/{unknown}")),
+        ("GET", format!("/runs/{unknown}/attempts")),
+        ("POST", format!("/runs/{unknown}/cancel")),
+    ] {
+        let (status, body) = call(&app, method, &uri, None).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::NOT_FOUND, "run_not_found"),
+            "{uri}"
+        );
+    }
+    let (status, body) = call(&app, "GET", "/runs?status=sleeping", None).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_status")
+    );
+    let (status, body) = call(&app, "GET", "/runs?cursor=nonsense", None).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_cursor")
+    );
+    let (status, body) = call(&app, "GET", "/runs?limit=many", None).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "bad_request")
+    );
+    let (status, body) = call(&app, "GET", "/nowhere", None).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+}
+
+#[tokio::test]
+async fn dead_letters_are_replayed_in_bulk_up_to_the_limit() {
+    let jobs = jobs();
+    let app = jobs_web::builder(jobs.clone()).max_replay(3).router();
+    for _ in 0..5 {
+        jobs.enqueue(AlwaysFails {}).await.unwrap();
+    }
+    jobs.drain().await.unwrap();
+
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/runs/replay",
+        Some(json!({ "status": "queued", "reason": "r" })),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "bad_request")
+    );
+
+    let (status, report) = call(
+        &app,
+        "POST",
+        "/runs/replay",
+        Some(json!({ "status": "dead_lettered", "task": "web-always-fails", "reason": "provider fixed", "max": 100 })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["replayed"], 3, "the router's limit caps `max`");
+    assert_eq!(report["more"], true);
+    assert_eq!(report["ids"].as_array().unwrap().len(), 3);
+    let queued = jobs
+        .runs()
+        .list(jobs::ListRuns::new().status(RunStatus::Queued))
+        .await
+        .unwrap();
+    assert_eq!(queued.runs.len(), 3);
+}
+
+#[tokio::test]
+async fn stats_and_tasks_describe_the_namespace() {
+    let jobs = jobs();
+    let app = jobs_web::router(jobs.clone());
+    jobs.enqueue(AlwaysFails {}).await.unwrap();
+    jobs.enqueue(SendEmail {
+        to: "x".into(),
+        retries_left: 0,
+    })
+    .await
+    .unwrap();
+    jobs.drain().await.unwrap();
+    jobs.enqueue(SendEmail {
+        to: "y".into(),
+        retries_left: 0,
+    })
+    .await
+    .unwrap();
+
+    let (status, stats) = call(&app, "GET", "/stats?minutes=5", None).await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    let counts = stats["counts"].as_array().unwrap();
+    let count = |task: &str, status: &str| {
+        counts
+            .iter()
+            .find(|c| c["task"] == task && c["status"] == status)
+            .map_or(0, |c| c["count"].as_u64().unwrap())
+    };
+    assert_eq!(count("web-always-fails", "dead_lettered"), 1);
+    assert_eq!(count("web-send-email", "succeeded"), 1);
+    assert_eq!(count("web-send-email", "queued"), 1);
+    let minutes = stats["throughput"].as_array().unwrap();
+    assert_eq!(minutes.len(), 5);
+    assert_eq!(minutes[4]["succeeded"], 1);
+    assert_eq!(minutes[4]["dead_lettered"], 1);
+
+    let (_, tasks) = call(&app, "GET", "/tasks", None).await;
+    let names: Vec<&str> = tasks["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"web-send-email") && names.contains(&"web-always-fails"),
+        "{names:?}"
+    );
+}
+
+#[tokio::test]
+async fn with_a_token_every_route_answers_401_without_it() {
+    let jobs = jobs();
+    let app = jobs_web::builder(jobs.clone())
+        .bearer_token("s3cret")
+        .router();
+    let id = jobs::RunId::new();
+    let routes = [
+        ("GET", "/".to_owned()),
+        ("GET", "/openapi.json".to_owned()),
+        ("GET", "/runs".to_owned()),
+        ("POST", "/runs/replay".to_owned()),
+        ("GET", format!("/runs/{id}")),
+        ("GET", format!("/runs/{id}/attempts")),
+        ("POST", format!("/runs/{id}/cancel")),
+        ("POST", format!("/runs/{id}/replay")),
+        ("GET", "/tasks".to_owned()),
+        ("POST", "/tasks/web-send-email/runs".to_owned()),
+        ("GET", "/stats".to_owned()),
+        ("GET", "/nowhere".to_owned()),
+    ];
+    for (method, uri) in &routes {
+        let (status, body) = call_with(&app, method, uri, None, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri}");
+        assert_eq!(error_code(&body), "unauthorized", "{method} {uri}");
+        let (status, _) = call_with(&app, method, uri, None, Some("wrong")).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {uri} with a wrong token"
+        );
+    }
+    let (status, _) = call_with(&app, "GET", "/runs", None, Some("s3cret")).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A browser asking for the page gets the sign-in form; the cookie it sets is accepted.
+    let request = Request::get("/")
+        .header(header::ACCEPT, "text/html")
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let html = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&html).contains("jobs_token"));
+    let request = Request::get("/runs")
+        .header(header::COOKIE, "jobs_token=s3cret")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        app.clone().oneshot(request).await.unwrap().status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_served_as_json() {
+    let app = jobs_web::router(jobs());
+    let (status, doc) = call(&app, "GET", "/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/tasks/{name}/runs"]["post"].is_object());
+}
