@@ -468,6 +468,18 @@ fn signup_serve(mode: Mode) {
     output.line(&["worker stopped: 1 attempt completed, 0 handed back"]);
 }
 
+fn metrics(mode: Mode) {
+    let out = run("metrics", mode);
+    out.expect_count(&["\"inv_", ": succeeded"], 4);
+    out.line(&["\"inv_4\": dead_lettered"]);
+    out.line(&["GET /metrics:"]);
+    out.line(&[r#"jobs_attempts_total{task="send-invoice",outcome="succeeded"} 4"#]);
+    out.line(&[r#"jobs_attempts_total{task="send-invoice",outcome="retried"} 1"#]);
+    out.line(&[r#"jobs_attempts_total{task="send-invoice",outcome="dead_lettered"} 1"#]);
+    out.line(&[r#"jobs_attempt_duration_seconds_count{task="send-invoice"} 6"#]);
+    out.line(&[r#"jobs_queue_wait_seconds_count{task="send-invoice"} 6"#]);
+}
+
 macro_rules! both_modes {
     ($($example:ident),* $(,)?) => {
         mod memory {
@@ -495,7 +507,8 @@ both_modes!(
     reminders,
     retries,
     managed_runs,
-    webhooks
+    webhooks,
+    metrics
 );
 
 #[test]

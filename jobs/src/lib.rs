@@ -76,7 +76,7 @@ pub use crate::runs::{ReplayReport, Runs};
 pub use crate::stats::Stats;
 pub use crate::storage::{Enqueued, MemoryStorage, Storage};
 pub use crate::task::{Task, TaskError};
-pub use crate::worker::{DrainReport, ShutdownReport, WorkerBuilder, WorkerHandle};
+pub use crate::worker::{DrainReport, ShutdownReport, WorkerBuilder, WorkerHandle, metrics};
 
 /// Turns an `async fn` into a task. See the crate docs and `docs/ARCHITECTURE.md`.
 ///

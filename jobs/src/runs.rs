@@ -87,7 +87,13 @@ impl<'a> Runs<'a> {
     /// [`Error::NotCancellable`] for a finished run; [`Error::RunNotFound`]; a storage
     /// failure.
     pub async fn cancel(&self, id: &RunId) -> Result<Run, Error> {
-        self.jobs.storage().cancel(self.jobs.namespace(), *id).await
+        let run = self
+            .jobs
+            .storage()
+            .cancel(self.jobs.namespace(), *id)
+            .await?;
+        tracing::info!(run_id = %run.id, task = %run.task, namespace = %run.namespace, attempt = run.attempt, "run cancelled");
+        Ok(run)
     }
 
     /// Enqueues a new run with the task and payload of finished run `id`, linked to it

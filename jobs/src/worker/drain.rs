@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::execute::execute;
+use super::metrics;
 use crate::client::Jobs;
 use crate::context::Context;
 use crate::error::Error;
@@ -61,6 +63,15 @@ impl Jobs {
                     continue;
                 };
                 let lease = Lease::of(&run);
+                let span = tracing::info_span!(
+                    "attempt",
+                    run_id = %run.id,
+                    task = %run.task,
+                    attempt = run.attempt,
+                    namespace = %self.namespace(),
+                );
+                let task = registration.name();
+                metrics::attempt_started(task, run.run_at, run.started_at.unwrap_or(run.run_at));
                 let ctx = Context::new(
                     run.id,
                     run.task,
@@ -69,7 +80,11 @@ impl Jobs {
                     CancellationToken::new(),
                     self.clone(),
                 );
-                let result = execute(registration, run.payload, ctx).await;
+                let began = std::time::Instant::now();
+                let result = execute(registration, run.payload, ctx)
+                    .instrument(span)
+                    .await;
+                metrics::attempt_ended(task, &result, began.elapsed());
                 match &result {
                     AttemptResult::Succeeded => report.succeeded += 1,
                     AttemptResult::Retry { .. } => report.retried += 1,

@@ -8,6 +8,7 @@
 
 mod drain;
 mod execute;
+pub mod metrics;
 mod pool;
 
 pub use drain::DrainReport;

@@ -16,6 +16,7 @@ use tracing::Instrument;
 use super::Config;
 use super::ShutdownReport;
 use super::execute::execute;
+use super::metrics;
 use crate::client::Jobs;
 use crate::context::Context;
 use crate::run::{Run, RunId};
@@ -119,6 +120,7 @@ impl Pool {
     /// The worker's life: claim until told to stop, then shut down gracefully.
     pub(crate) async fn run(self: Arc<Self>, stop: CancellationToken) -> ShutdownReport {
         tracing::info!(worker = %self.id, namespace = %self.namespace(), tasks = ?self.tasks, "worker started");
+        metrics::describe();
         let background = CancellationToken::new();
         let results_rx = self
             .results_rx
@@ -307,9 +309,13 @@ impl Pool {
             attempt,
             max_attempts,
             payload,
+            run_at,
+            started_at,
             ..
         } = run;
         let lease = Lease { id, attempt };
+        let task_name = registration.name();
+        metrics::attempt_started(task_name, run_at, started_at.unwrap_or(run_at));
         let span = tracing::info_span!(
             "attempt",
             run_id = %id,
@@ -330,7 +336,9 @@ impl Pool {
         let mut held = self.held();
         let handle = tokio::spawn(
             async move {
+                let began = std::time::Instant::now();
                 let result = execute(registration, payload, ctx).await;
+                metrics::attempt_ended(task_name, &result, began.elapsed());
                 log_result(attempt, &result);
                 let pool = &slot.0;
                 if let Some(held) = pool.held().get_mut(&id) {
@@ -481,6 +489,9 @@ impl Pool {
                     self.counts
                         .stale
                         .fetch_add(report.stale.len(), Ordering::Relaxed);
+                    if !report.stale.is_empty() {
+                        metrics::stale(report.stale.len());
+                    }
                     for lease in &report.stale {
                         tracing::info!(worker = %self.id, run_id = %lease.id, attempt = lease.attempt, "result dropped: the run was cancelled or rescued meanwhile");
                     }
@@ -562,6 +573,7 @@ impl Pool {
             }
             match self.jobs.storage().rescue_expired(self.namespace()).await {
                 Ok(rescued) if !rescued.is_empty() => {
+                    metrics::rescued(rescued.len());
                     tracing::warn!(worker = %self.id, count = rescued.len(), runs = ?rescued, "rescued runs whose lease expired");
                 }
                 Ok(_) => {}
