@@ -7,7 +7,10 @@
 //! - `ep_flaky` answers 500 twice, then 200: the delivery is retried, then succeeds;
 //! - `ep_gone` answers 410 Gone: the handler disables the endpoint, and the run succeeds;
 //! - `ep_down` answers 503 until it recovers: the delivery is dead-lettered after 8
-//!   attempts. Then the dead letters are listed and replayed, and succeed.
+//!   attempts. Then the dead letters are listed and replayed, and succeed;
+//! - `ep_busy` answers 429 Too Many Requests with `Retry-After: 90` once: the handler
+//!   snoozes the run for the 90 s the endpoint asked for, which uses none of its 8
+//!   attempts, and the next delivery succeeds.
 //!
 //! Every request carries `x-jobs-event-id` and `x-jobs-delivery-id` (the run's id); the
 //! endpoints check both. The cadence is the brief's: the storage reads time from a
@@ -53,6 +56,19 @@ async fn deliver_webhook(
         webhooks::disable_endpoint(&endpoint_id).await?;
         return Ok(());
     }
+    if response.status() == StatusCode::TOO_MANY_REQUESTS {
+        // The endpoint says when: wait that long, without counting it as a failure.
+        let seconds = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(60);
+        return Err(TaskError::snooze(
+            Duration::from_secs(seconds),
+            format!("429 Too Many Requests, Retry-After: {seconds}"),
+        ));
+    }
     if !response.status().is_success() {
         return Err(TaskError::retryable(format!(
             "webhook delivery failed: {}",
@@ -85,7 +101,7 @@ async fn main() -> Result<(), examples::Report> {
     let event_id = "evt_123";
     let body = json!({ "type": "invoice.paid", "data": { "invoiceId": "inv_123" } });
     let mut deliveries = Vec::new();
-    for endpoint_id in ["ep_flaky", "ep_gone", "ep_down"] {
+    for endpoint_id in ["ep_flaky", "ep_gone", "ep_down", "ep_busy"] {
         let run = jobs
             .enqueue(DeliverWebhook {
                 endpoint_id: endpoint_id.into(),
@@ -191,7 +207,7 @@ mod receivers {
 
     use axum::Json;
     use axum::extract::{Path, State};
-    use axum::http::{HeaderMap, StatusCode};
+    use axum::http::{HeaderMap, HeaderValue, StatusCode};
     use axum::routing::post;
     use jobs::RunId;
 
@@ -248,14 +264,14 @@ mod receivers {
         Path(endpoint): Path<String>,
         headers: HeaderMap,
         Json(body): Json<serde_json::Value>,
-    ) -> StatusCode {
+    ) -> (StatusCode, HeaderMap) {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let (Some(event_id), Some(delivery_id)) = (
             header("x-jobs-event-id"),
             header("x-jobs-delivery-id").and_then(|id| id.parse::<RunId>().ok()),
         ) else {
             println!("  [{endpoint}] rejected a request without event or delivery id");
-            return StatusCode::BAD_REQUEST;
+            return (StatusCode::BAD_REQUEST, HeaderMap::new());
         };
         let mut inner = receivers.lock();
         inner
@@ -263,16 +279,22 @@ mod receivers {
             .push((endpoint.clone(), delivery_id, event_id.to_owned()));
         let calls = inner.calls.entry(endpoint.clone()).or_default();
         *calls += 1;
+        let calls = *calls;
         let status = match endpoint.as_str() {
-            "ep_flaky" if *calls <= 2 => StatusCode::INTERNAL_SERVER_ERROR,
+            "ep_flaky" if calls <= 2 => StatusCode::INTERNAL_SERVER_ERROR,
             "ep_gone" => StatusCode::GONE,
             "ep_down" if !inner.recovered.contains("ep_down") => StatusCode::SERVICE_UNAVAILABLE,
+            "ep_busy" if calls == 1 => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::OK,
         };
         println!(
             "  [{endpoint}] {} {event_id} delivery {delivery_id} -> {status}",
             body["type"].as_str().unwrap_or("?")
         );
-        status
+        let mut answer = HeaderMap::new();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            answer.insert("retry-after", HeaderValue::from_static("90"));
+        }
+        (status, answer)
     }
 }

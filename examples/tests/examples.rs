@@ -355,6 +355,17 @@ fn webhooks(mode: Mode) {
     ]);
     out.line(&[&format!("8 requests with x-jobs-delivery-id {down}")]);
 
+    // 429 with Retry-After: 90: snoozed for 90 s without using an attempt, then delivered.
+    let busy = out.run_id(&["delivery of evt_123 to ep_busy"]);
+    out.expect_count(&["[ep_busy]", &busy, "-> 429 Too Many Requests"], 1);
+    out.expect_count(&["[ep_busy]", &busy, "-> 200 OK"], 1);
+    out.line(&[&format!("{busy} to ep_busy: succeeded after 2 attempts")]);
+    out.line(&[
+        "attempt 1 at +0s",
+        "snoozed: 429 Too Many Requests, Retry-After: 90",
+    ]);
+    out.line(&["attempt 2 at +1m 30s", "(waited 1m 30s)", "succeeded"]);
+
     // Replaying the dead letters succeeds.
     out.line(&["1 delivery dead-lettered"]);
     let replay = run_ids(out.line(&[&format!("replaying {down} as")]))

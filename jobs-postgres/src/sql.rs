@@ -101,7 +101,9 @@ RETURNING r.id, r.attempt";
 
 /// Records a batch of results, fenced by (id, attempt, running), in one statement: a
 /// success only changes the run's row (which then describes its last attempt); a failure
-/// also stores the attempt that failed. Callers pass ids sorted (see `HEARTBEAT`).
+/// also stores the attempt that failed. A snooze (input status `snoozed`) makes the run
+/// `retrying` after its delay, raises its attempt budget by one and stores the attempt as
+/// snoozed, leaving `last_error` as it was. Callers pass ids sorted (see `HEARTBEAT`).
 ///
 /// Its plan must be fast from the first execution on a connection to the generic plan
 /// PostgreSQL caches after a few, whatever the batch size and whatever the statistics say
@@ -137,20 +139,26 @@ input AS (
 ),
 done AS (
     UPDATE {s}.runs AS r
-    SET status = u.status,
-        finished_at = CASE WHEN u.status = 'retrying' THEN r.finished_at ELSE {now} END,
-        run_at = CASE WHEN u.status = 'retrying'
+    SET status = CASE WHEN u.status = 'snoozed' THEN 'retrying' ELSE u.status END,
+        finished_at = CASE WHEN u.status IN ('retrying', 'snoozed') THEN r.finished_at
+                           ELSE {now} END,
+        run_at = CASE WHEN u.status IN ('retrying', 'snoozed')
                       THEN {now} + u.delay_us * interval '1 microsecond' ELSE r.run_at END,
-        last_error = CASE WHEN u.status = 'succeeded' THEN r.last_error ELSE u.error END,
+        last_error = CASE WHEN u.status IN ('succeeded', 'snoozed') THEN r.last_error
+                          ELSE u.error END,
+        max_attempts = CASE WHEN u.status = 'snoozed'
+                            THEN least(r.max_attempts::int8 + 1, 2147483647)::int4
+                            ELSE r.max_attempts END,
         lease_until = NULL
     FROM input AS u
     WHERE r.namespace = $2
       AND r.id = u.id AND r.attempt = CASE WHEN r.status = 'running' THEN u.attempt END
-    RETURNING r.id, r.attempt, r.status, r.run_at, r.started_at, u.error
+    RETURNING r.id, r.attempt, r.status, r.run_at, r.started_at, u.error, u.status AS ended
 ),
-failed AS (
+stored AS (
     INSERT INTO {s}.attempts (run_id, number, started_at, finished_at, outcome, error)
-    SELECT d.id, d.attempt, d.started_at, {now}, 'failed', d.error
+    SELECT d.id, d.attempt, d.started_at, {now},
+           CASE WHEN d.ended = 'snoozed' THEN 'snoozed' ELSE 'failed' END, d.error
     FROM done AS d
     WHERE d.status <> 'succeeded'
 ),

@@ -86,6 +86,11 @@ pub(crate) fn finish_args(
             AttemptResult::DeadLetter { error } => {
                 ("dead_lettered", Some(clean_text(error.clone())), 0)
             }
+            // Not a stored status: the statement makes it `retrying` and stores the
+            // attempt as snoozed.
+            AttemptResult::Snooze { reason, delay } => {
+                ("snoozed", Some(clean_text(reason.clone())), micros(*delay))
+            }
         };
         statuses.push(status);
         errors.push(error);

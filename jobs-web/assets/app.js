@@ -13,7 +13,7 @@
   const STATUSES = ["scheduled", "queued", "running", "retrying", "succeeded", "cancelled", "dead_lettered"];
   const KNOWN_STATUSES = new Set(STATUSES);
   const FINAL = new Set(["succeeded", "cancelled", "dead_lettered"]);
-  const OUTCOMES = new Set(["running", "succeeded", "failed", "cancelled", "lease_expired", "interrupted"]);
+  const OUTCOMES = new Set(["running", "succeeded", "failed", "cancelled", "lease_expired", "interrupted", "snoozed"]);
   const REFRESH_MS = 5000;
   const DEFAULT_REASON = "replayed from the dashboard";
 

@@ -56,7 +56,7 @@ pub enum Error {
     },
     /// Text that is not an attempt outcome.
     #[error(
-        "unknown attempt outcome `{input}`; expected one of running, succeeded, failed, cancelled, lease_expired, interrupted"
+        "unknown attempt outcome `{input}`; expected one of running, succeeded, failed, cancelled, lease_expired, interrupted, snoozed"
     )]
     UnknownOutcome {
         /// The text given (cut to 80 characters).

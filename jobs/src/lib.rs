@@ -75,7 +75,7 @@ pub use crate::run::{Attempt, AttemptOutcome, Run, RunId, RunStatus};
 pub use crate::runs::{ReplayReport, Runs};
 pub use crate::stats::Stats;
 pub use crate::storage::{Enqueued, MemoryStorage, Storage};
-pub use crate::task::{Task, TaskError};
+pub use crate::task::{MAX_SNOOZES, Task, TaskError};
 pub use crate::worker::{DrainReport, ShutdownReport, WorkerBuilder, WorkerHandle, metrics};
 
 /// Turns an `async fn` into a task. See the crate docs and `docs/ARCHITECTURE.md`.

@@ -245,6 +245,9 @@ pub enum AttemptOutcome {
     LeaseExpired,
     /// The worker shut down before the attempt finished and handed the run back.
     Interrupted,
+    /// The handler asked to run again later ([`TaskError::snooze`](crate::TaskError::snooze));
+    /// not a failure, and not counted against the run's attempts.
+    Snoozed,
 }
 
 impl AttemptOutcome {
@@ -257,19 +260,21 @@ impl AttemptOutcome {
             AttemptOutcome::Cancelled => "cancelled",
             AttemptOutcome::LeaseExpired => "lease_expired",
             AttemptOutcome::Interrupted => "interrupted",
+            AttemptOutcome::Snoozed => "snoozed",
         }
     }
 }
 
 impl AttemptOutcome {
     /// Every outcome.
-    pub const ALL: [AttemptOutcome; 6] = [
+    pub const ALL: [AttemptOutcome; 7] = [
         AttemptOutcome::Running,
         AttemptOutcome::Succeeded,
         AttemptOutcome::Failed,
         AttemptOutcome::Cancelled,
         AttemptOutcome::LeaseExpired,
         AttemptOutcome::Interrupted,
+        AttemptOutcome::Snoozed,
     ];
 }
 

@@ -51,12 +51,20 @@ pub trait Task: Serialize + DeserializeOwned + Send + 'static {
 /// handler can use `?` on whatever it calls. Use [`TaskError::permanent`] when retrying is
 /// pointless (bad input, a deleted account): the run is dead-lettered at once.
 ///
+/// [`TaskError::snooze`] is the third kind: not a failure but "ask again later", for a
+/// provider that says when (HTTP 429 with `Retry-After`).
+///
 /// `TaskError` deliberately does not implement `std::error::Error` itself, which is what
 /// lets it accept every error type through `From`.
 pub struct TaskError {
     message: String,
     permanent: bool,
+    snooze: Option<Duration>,
 }
+
+/// How many times one run may snooze (see [`TaskError::snooze`]); a snooze beyond that
+/// is a failed attempt, retried per the task's policy.
+pub const MAX_SNOOZES: u32 = 25;
 
 impl TaskError {
     /// A failure worth retrying per the task's policy.
@@ -64,6 +72,7 @@ impl TaskError {
         TaskError {
             message: message.to_string(),
             permanent: false,
+            snooze: None,
         }
     }
 
@@ -72,6 +81,34 @@ impl TaskError {
         TaskError {
             message: message.to_string(),
             permanent: true,
+            snooze: None,
+        }
+    }
+
+    /// Not a failure: run this again after `delay`, as when a provider answers 429 with
+    /// `Retry-After`. The attempt is recorded as `snoozed` with `reason` and does not use
+    /// up one of the run's attempts (its budget grows by one, as for a hand-back). A run
+    /// may snooze [`MAX_SNOOZES`] times; a snooze beyond that counts as a failed attempt,
+    /// so a provider that always says "later" cannot keep a run alive forever.
+    ///
+    /// ```rust,standalone_crate
+    /// use std::time::Duration;
+    /// use jobs::TaskError;
+    ///
+    /// #[jobs::task(retry(attempts = 5))]
+    /// async fn sync_contacts(account_id: String) -> Result<(), TaskError> {
+    ///     let retry_after: Option<u64> = Some(30); // from the provider's 429 answer
+    ///     if let Some(seconds) = retry_after {
+    ///         return Err(TaskError::snooze(Duration::from_secs(seconds), "429 Too Many Requests"));
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn snooze(delay: Duration, reason: impl fmt::Display) -> Self {
+        TaskError {
+            message: reason.to_string(),
+            permanent: false,
+            snooze: Some(delay),
         }
     }
 
@@ -84,6 +121,11 @@ impl TaskError {
     pub fn is_permanent(&self) -> bool {
         self.permanent
     }
+
+    /// The delay of a snooze; `None` for a failure.
+    pub fn snooze_delay(&self) -> Option<Duration> {
+        self.snooze
+    }
 }
 
 impl fmt::Debug for TaskError {
@@ -91,6 +133,7 @@ impl fmt::Debug for TaskError {
         f.debug_struct("TaskError")
             .field("message", &self.message)
             .field("permanent", &self.permanent)
+            .field("snooze", &self.snooze)
             .finish()
     }
 }

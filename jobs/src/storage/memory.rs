@@ -404,6 +404,15 @@ impl Storage for MemoryStorage {
                         row.run.finished_at = Some(now);
                         row.run.last_error = Some(error);
                     }
+                    AttemptResult::Snooze { reason, delay } => {
+                        close_attempt(row, now, AttemptOutcome::Snoozed, Some(reason));
+                        row.run.status = RunStatus::Retrying;
+                        row.run.run_at = add(now, delay);
+                        row.run.max_attempts = row.run.max_attempts.saturating_add(1);
+                        let run = row.run.clone();
+                        space.queue(&run, now);
+                        requeued = true;
+                    }
                 }
                 space.running.remove(&outcome.lease.id);
                 report.applied += 1;

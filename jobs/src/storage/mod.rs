@@ -304,6 +304,15 @@ pub enum AttemptResult {
         /// The attempt's error.
         error: String,
     },
+    /// Not a failure: the handler asked to run again after `delay`. The attempt is
+    /// stored as `snoozed` with `reason`, the run waits as `retrying` and its attempt
+    /// budget grows by one, so the snooze uses none of it.
+    Snooze {
+        /// Why (stored with the attempt; the run's `last_error` is left as it was).
+        reason: String,
+        /// The wait before the next attempt.
+        delay: Duration,
+    },
 }
 
 /// What [`Storage::finish`] did.

@@ -119,6 +119,8 @@ macro_rules! storage_conformance {
             success_is_recorded_with_its_attempt,
             attempt_reads_running_then_finished,
             retryable_error_retries_then_succeeds,
+            snooze_waits_without_using_an_attempt,
+            snoozes_are_bounded,
             permanent_error_dead_letters_at_once,
             spent_attempts_dead_letter,
             custom_backoff_follows_the_delays,

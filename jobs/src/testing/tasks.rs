@@ -93,6 +93,30 @@ conformance_task!(
     }
 );
 
+/// Snoozes 30 s (a provider's `Retry-After`) on its first `snoozes` attempts, then
+/// succeeds; `u32::MAX` snoozes for ever. One attempt in its policy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Snoozy {
+    /// Attempts that snooze.
+    pub snoozes: u32,
+}
+conformance_task!(
+    Snoozy,
+    "jobs-conformance-snoozy",
+    RetryPolicy::fixed(1, Duration::from_secs(1)),
+    None,
+    |this, ctx| {
+        if ctx.attempt() <= this.snoozes {
+            Err(TaskError::snooze(
+                Duration::from_secs(30),
+                "429 Too Many Requests, Retry-After: 30",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+);
+
 /// Always fails; custom delays [10s, 30s, 120s], 4 attempts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FailCustom {}

@@ -22,12 +22,14 @@ pub struct DrainReport {
     pub retried: usize,
     /// Attempts that failed for good.
     pub dead_lettered: usize,
+    /// Attempts that asked to run again later.
+    pub snoozed: usize,
 }
 
 impl DrainReport {
     /// Attempts run in all.
     pub fn attempts(&self) -> usize {
-        self.succeeded + self.retried + self.dead_lettered
+        self.succeeded + self.retried + self.dead_lettered + self.snoozed
     }
 }
 
@@ -89,6 +91,7 @@ impl Jobs {
                     AttemptResult::Succeeded => report.succeeded += 1,
                     AttemptResult::Retry { .. } => report.retried += 1,
                     AttemptResult::DeadLetter { .. } => report.dead_lettered += 1,
+                    AttemptResult::Snooze { .. } => report.snoozed += 1,
                 }
                 outcomes.push(Outcome::new(lease, result));
             }

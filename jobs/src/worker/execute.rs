@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::context::Context;
 use crate::registry::{AttemptFuture, TaskRegistration};
 use crate::storage::AttemptResult;
-use crate::task::TaskError;
+use crate::task::{MAX_SNOOZES, TaskError};
 
 /// How an attempt's handler ended, before the policy is applied.
 enum Ending {
@@ -64,6 +64,24 @@ fn decide(
 ) -> AttemptResult {
     let (error, permanent) = match ending {
         Ending::Returned(Ok(())) => return AttemptResult::Succeeded,
+        Ending::Returned(Err(error)) if error.snooze_delay().is_some() => {
+            let delay = error.snooze_delay().unwrap_or_default();
+            // Every snooze raised the stored budget by one above the compiled one.
+            let snoozed = max_attempts.saturating_sub((registration.retry)().attempts);
+            if snoozed < MAX_SNOOZES {
+                return AttemptResult::Snooze {
+                    reason: error.message().to_owned(),
+                    delay,
+                };
+            }
+            (
+                format!(
+                    "snoozed more than {MAX_SNOOZES} times, counted as a failed attempt: {}",
+                    error.message()
+                ),
+                false,
+            )
+        }
         Ending::Returned(Err(error)) => (error.message().to_owned(), error.is_permanent()),
         Ending::Panicked(message) => (format!("the handler panicked: {message}"), false),
         Ending::TimedOut(limit) => (

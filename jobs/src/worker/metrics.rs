@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 
 use crate::storage::AttemptResult;
 
-/// Attempts that ended, by `task` and `outcome` (`succeeded`, `retried`, `dead_lettered`).
+/// Attempts that ended, by `task` and `outcome` (`succeeded`, `retried`, `dead_lettered`,
+/// `snoozed`).
 pub const ATTEMPTS: &str = "jobs_attempts_total";
 /// How long attempts ran, in seconds, by `task`.
 pub const ATTEMPT_DURATION: &str = "jobs_attempt_duration_seconds";
@@ -25,7 +26,7 @@ pub const STALE: &str = "jobs_results_stale_total";
 pub(crate) fn describe() {
     metrics::describe_counter!(
         ATTEMPTS,
-        "Attempts that ended, by task and outcome (succeeded, retried, dead_lettered)."
+        "Attempts that ended, by task and outcome (succeeded, retried, dead_lettered, snoozed)."
     );
     metrics::describe_histogram!(
         ATTEMPT_DURATION,
@@ -60,6 +61,7 @@ pub(crate) fn attempt_ended(task: &'static str, result: &AttemptResult, took: Du
         AttemptResult::Succeeded => "succeeded",
         AttemptResult::Retry { .. } => "retried",
         AttemptResult::DeadLetter { .. } => "dead_lettered",
+        AttemptResult::Snooze { .. } => "snoozed",
     };
     metrics::counter!(ATTEMPTS, "task" => task, "outcome" => outcome).increment(1);
     metrics::histogram!(ATTEMPT_DURATION, "task" => task).record(took.as_secs_f64());

@@ -665,6 +665,9 @@ fn log_result(attempt: u32, result: &AttemptResult) {
         AttemptResult::DeadLetter { error } => {
             tracing::warn!(%error, attempts = attempt, "run dead-lettered");
         }
+        AttemptResult::Snooze { reason, delay } => {
+            tracing::info!(%reason, retry_in = ?delay, "attempt snoozed");
+        }
     }
 }
 

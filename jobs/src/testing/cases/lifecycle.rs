@@ -12,7 +12,8 @@ use crate::storage::{AttemptResult, Lease, Outcome};
 use crate::task::Task;
 use crate::testing::Harness;
 use crate::testing::tasks::{
-    FailCustom, FailExponential, FailFixed, FailPermanently, Flaky, Panic, Slow, Succeed, Typed,
+    FailCustom, FailExponential, FailFixed, FailPermanently, Flaky, Panic, Slow, Snoozy, Succeed,
+    Typed,
 };
 
 /// A due run is claimed at most `limit` at a time, lower priority first, then oldest.
@@ -135,6 +136,89 @@ pub async fn attempt_reads_running_then_finished(h: Harness) {
     assert_eq!(attempts[0].started_at, claimed_at);
     assert_eq!(attempts[0].finished_at, Some(h.clock_now()));
     assert!(h.clock_now() > claimed_at);
+}
+
+/// A snooze waits the delay asked for without using an attempt: the run is `retrying`, its
+/// budget grows by one, the attempt reads `snoozed` with its reason, `last_error` stays
+/// empty; then the run succeeds although its policy allows one attempt.
+pub async fn snooze_waits_without_using_an_attempt(h: Harness) {
+    let id = ok("enqueue", h.jobs.enqueue(Snoozy { snoozes: 2 }).await).id();
+    let report = ok("drain", h.jobs.drain().await);
+    assert_eq!((report.snoozed, report.attempts()), (1, 1));
+    let run = h.run(id).await;
+    assert_eq!(run.status, RunStatus::Retrying);
+    assert_eq!((run.attempt, run.max_attempts), (1, 2));
+    assert_eq!(run.run_at, h.clock_now() + chrono::TimeDelta::seconds(30));
+    assert_eq!(run.last_error, None);
+    let attempts = ok("attempts", h.jobs.runs().attempts(&id).await);
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].outcome, AttemptOutcome::Snoozed);
+    assert_eq!(
+        attempts[0].error.as_deref(),
+        Some("429 Too Many Requests, Retry-After: 30")
+    );
+
+    // Not due before the delay.
+    h.clock.advance(Duration::from_secs(29));
+    assert_eq!(ok("drain", h.jobs.drain().await).attempts(), 0);
+    h.clock.advance(Duration::from_secs(1));
+    assert_eq!(ok("drain", h.jobs.drain().await).snoozed, 1);
+    h.clock.advance(Duration::from_secs(30));
+    assert_eq!(ok("drain", h.jobs.drain().await).succeeded, 1);
+    let run = h.run(id).await;
+    assert_eq!(run.status, RunStatus::Succeeded);
+    assert_eq!((run.attempt, run.max_attempts), (3, 3));
+    let outcomes: Vec<AttemptOutcome> = ok("attempts", h.jobs.runs().attempts(&id).await)
+        .iter()
+        .map(|a| a.outcome)
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            AttemptOutcome::Snoozed,
+            AttemptOutcome::Snoozed,
+            AttemptOutcome::Succeeded
+        ]
+    );
+}
+
+/// A run that always snoozes is not kept alive for ever: past `MAX_SNOOZES` snoozes the
+/// next one is a failed attempt, and with no attempt left the run is dead-lettered.
+pub async fn snoozes_are_bounded(h: Harness) {
+    let id = ok(
+        "enqueue",
+        h.jobs.enqueue(Snoozy { snoozes: u32::MAX }).await,
+    )
+    .id();
+    let mut snoozed = 0;
+    loop {
+        let report = ok("drain", h.jobs.drain().await);
+        snoozed += report.snoozed;
+        if report.dead_lettered == 1 {
+            break;
+        }
+        assert_eq!(report.snoozed, 1, "one snooze per drain: {report:?}");
+        assert!(
+            snoozed <= crate::MAX_SNOOZES as usize,
+            "snoozed {snoozed} times"
+        );
+        h.clock.advance(Duration::from_secs(30));
+    }
+    assert_eq!(snoozed, crate::MAX_SNOOZES as usize);
+    let run = h.run(id).await;
+    assert_eq!(run.status, RunStatus::DeadLettered);
+    assert_eq!(run.attempt, crate::MAX_SNOOZES + 1);
+    let last_error = run.last_error.unwrap_or_default();
+    assert!(
+        last_error.contains("snoozed more than") && last_error.contains("Retry-After"),
+        "{last_error}"
+    );
+    let attempts = ok("attempts", h.jobs.runs().attempts(&id).await);
+    assert_eq!(attempts.len(), crate::MAX_SNOOZES as usize + 1);
+    assert_eq!(
+        attempts.last().map(|a| a.outcome),
+        Some(AttemptOutcome::Failed)
+    );
 }
 
 /// A retryable error schedules the next attempt after the backoff; then it succeeds.
