@@ -1,7 +1,7 @@
 //! Parsing the attribute's arguments:
 //!
 //! ```text
-//! name = "notify-user", payload = NotifyUser, timeout = "30s",
+//! name = "notify-user", payload = NotifyUser, queue = "webhooks", timeout = "30s",
 //! retry(attempts = 5, backoff = "exponential", initial_delay = "5s", max_delay = "300s",
 //!       delays = ["10s", "30s"])
 //! ```
@@ -20,6 +20,7 @@ use crate::fallback::Errors;
 mod kw {
     syn::custom_keyword!(name);
     syn::custom_keyword!(payload);
+    syn::custom_keyword!(queue);
     syn::custom_keyword!(retry);
     syn::custom_keyword!(timeout);
     syn::custom_keyword!(attempts);
@@ -29,7 +30,7 @@ mod kw {
     syn::custom_keyword!(delays);
 }
 
-const KEYS: &[&str] = &["name", "payload", "retry", "timeout"];
+const KEYS: &[&str] = &["name", "payload", "queue", "retry", "timeout"];
 const RETRY_KEYS: &[&str] = &[
     "attempts",
     "backoff",
@@ -51,6 +52,7 @@ pub(crate) struct Entry<T> {
 pub(crate) struct Args {
     pub(crate) name: Option<Entry<LitStr>>,
     pub(crate) payload: Option<Entry<Ident>>,
+    pub(crate) queue: Option<Entry<LitStr>>,
     pub(crate) retry: Option<Entry<RetryArgs>>,
     pub(crate) timeout: Option<Entry<LitStr>>,
     /// What could not be parsed; the fields hold whatever could.
@@ -105,6 +107,11 @@ impl Args {
             }
             let value = input.parse::<Ident>()?;
             set(&mut self.payload, "payload", key, value, errors);
+        } else if lookahead.peek(kw::queue) {
+            let key = input.parse::<kw::queue>()?.span;
+            input.parse::<Token![=]>()?;
+            let value = string(input, "a queue name, e.g. `queue = \"webhooks\"`")?;
+            set(&mut self.queue, "queue", key, value, errors);
         } else if lookahead.peek(kw::retry) {
             let key = input.parse::<kw::retry>()?.span;
             if !input.peek(token::Paren) {
@@ -297,6 +304,7 @@ mod tests {
         let (args, errors) = parse(quote!(
             name = "n",
             payload = P,
+            queue = "webhooks",
             timeout = "30s",
             retry(
                 attempts = 5,
@@ -311,6 +319,10 @@ mod tests {
         assert_eq!(
             args.payload.map(|e| e.value.to_string()).as_deref(),
             Some("P")
+        );
+        assert_eq!(
+            args.queue.map(|e| e.value.value()).as_deref(),
+            Some("webhooks")
         );
         assert_eq!(
             args.timeout.map(|e| e.value.value()).as_deref(),
@@ -336,7 +348,7 @@ mod tests {
     fn empty() {
         let (args, errors) = parse(quote!());
         assert!(errors.is_empty());
-        assert!(args.name.is_none() && args.retry.is_none());
+        assert!(args.name.is_none() && args.queue.is_none() && args.retry.is_none());
     }
 
     #[test]
@@ -347,21 +359,28 @@ mod tests {
             name = "b",
             retry(atempts = 3, attempts = 2, attempts = 4),
             timeout = 30,
+            queue = 5,
+            queue = "a",
+            queue = "b",
             payload = P
         ));
         assert_eq!(
             errors,
             [
-                "unknown key `foo`; expected one of `name`, `payload`, `retry`, `timeout`",
+                "unknown key `foo`; expected one of `name`, `payload`, `queue`, `retry`, \
+                 `timeout`",
                 "duplicate key `name`; each key may appear once",
                 "unknown retry key `atempts`; expected one of `attempts`, `backoff`, \
                  `initial_delay`, `max_delay`, `delays`",
                 "duplicate key `attempts`; each key may appear once",
                 "expected a duration, e.g. `timeout = \"30s\"`",
+                "expected a queue name, e.g. `queue = \"webhooks\"`",
+                "duplicate key `queue`; each key may appear once",
             ]
         );
         // What could be parsed still was: the first value wins.
         assert_eq!(args.name.map(|e| e.value.value()).as_deref(), Some("a"));
+        assert_eq!(args.queue.map(|e| e.value.value()).as_deref(), Some("a"));
         assert!(args.payload.is_some());
     }
 
@@ -374,7 +393,7 @@ mod tests {
                 "`attempts` belongs inside `retry(...)`, e.g. `retry(attempts = ...)`",
                 "expected `(` after `retry`, e.g. `retry(attempts = 5)`",
                 "expected a list of durations, e.g. `delays = [\"10s\", \"30s\", \"2m\"]`",
-                "expected one of: `name`, `payload`, `retry`, `timeout`",
+                "expected one of: `name`, `payload`, `queue`, `retry`, `timeout`",
             ]
         );
     }

@@ -86,6 +86,10 @@ fn expand(task_fn: &TaskFn, config: Config) -> TokenStream {
     let call = quote_spanned!(output_span=>
         ::jobs::__private::into_task_result(#callee(#(#args),*).await)
     );
+    // Only when the attribute names a queue: otherwise the trait's default applies.
+    let queue = config
+        .queue
+        .map(|queue| quote!(const QUEUE: &'static str = #queue;));
     let retry = retry(&config.retry);
     let timeout = match config.timeout {
         Some(ms) => {
@@ -130,6 +134,7 @@ fn expand(task_fn: &TaskFn, config: Config) -> TokenStream {
             const NAME: &'static str = #name;
             const RETRY: ::jobs::__private::RetryPolicy = #retry;
             const TIMEOUT: ::jobs::__private::Option<::jobs::__private::Duration> = #timeout;
+            #queue
 
             #[allow(deprecated)]
             fn run(
@@ -229,6 +234,7 @@ mod tests {
             assert!(out.contains(part), "{part}\n--- in ---\n{out}");
         }
         assert!(!out.contains("let _ = __jobs_ctx"), "{out}");
+        assert!(!out.contains("QUEUE"), "{out}");
     }
 
     #[test]
@@ -237,6 +243,7 @@ mod tests {
             quote!(
                 name = "mail",
                 payload = Mail,
+                queue = "mail-out",
                 retry(backoff = "custom", delays = ["1s", "2m"])
             ),
             quote!(
@@ -251,6 +258,7 @@ mod tests {
             "RetryPolicy :: custom (3u32 , DELAYS)",
             "from_millis (120000u64)",
             ":: jobs :: __private :: None",
+            "const QUEUE : & 'static str = \"mail-out\" ;",
         ] {
             assert!(out.contains(part), "{part}\n--- in ---\n{out}");
         }

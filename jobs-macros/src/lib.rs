@@ -5,8 +5,8 @@
 //!
 //! - the payload struct, named after the fn in CamelCase, with one field per argument
 //!   (a `jobs::Context` argument, wherever it stands, is not a field);
-//! - `impl jobs::Task` for it, with the task's name, retry policy and timeout, running
-//!   the fn with the payload's fields as its arguments;
+//! - `impl jobs::Task` for it, with the task's name, retry policy, timeout and (when
+//!   given) queue, running the fn with the payload's fields as its arguments;
 //! - the task's registration, so a worker in the same binary knows it by name.
 //!
 //! Every mistake in the arguments or the fn's signature is a compile error on the

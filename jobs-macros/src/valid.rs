@@ -14,6 +14,8 @@ pub(crate) use self::retry::Retry;
 
 /// The longest task name, in characters.
 const MAX_NAME_CHARS: usize = 200;
+/// The longest queue name, in characters.
+const MAX_QUEUE_CHARS: usize = 64;
 
 /// The arguments, checked.
 pub(crate) struct Config {
@@ -21,6 +23,8 @@ pub(crate) struct Config {
     pub(crate) name: Option<String>,
     /// The `payload = Ident` override.
     pub(crate) payload: Option<Ident>,
+    /// The `queue = "..."` override; without it the trait's default applies.
+    pub(crate) queue: Option<String>,
     pub(crate) retry: Retry,
     /// Milliseconds per attempt.
     pub(crate) timeout: Option<u64>,
@@ -30,6 +34,7 @@ pub(crate) struct Config {
 pub(crate) fn check(args: Args, errors: &mut Errors) -> Option<Config> {
     let mut local = Errors::default();
     let name = args.name.map(|entry| name(&entry.value, &mut local));
+    let queue = args.queue.map(|entry| queue(&entry.value, &mut local));
     let retry = match &args.retry {
         Some(entry) => retry::check(&entry.value, &mut local),
         None => Some(Retry::Default),
@@ -42,6 +47,7 @@ pub(crate) fn check(args: Args, errors: &mut Errors) -> Option<Config> {
     Some(Config {
         name: name.flatten(),
         payload: args.payload.map(|entry| entry.value),
+        queue: queue.flatten(),
         retry: retry?,
         timeout: timeout.flatten(),
     })
@@ -62,6 +68,34 @@ fn name(lit: &LitStr, errors: &mut Errors) -> Option<String> {
         return None;
     }
     Some(name)
+}
+
+/// A queue name: 1 to [`MAX_QUEUE_CHARS`] lowercase ASCII letters, digits, `-` and `_`,
+/// starting with a letter. The first rule it breaks is reported on the literal.
+fn queue(lit: &LitStr, errors: &mut Errors) -> Option<String> {
+    let queue = lit.value();
+    let chars = queue.chars().count();
+    let problem = if chars == 0 {
+        "the queue name is empty".to_owned()
+    } else if chars > MAX_QUEUE_CHARS {
+        format!("the queue name is {chars} characters long; the limit is {MAX_QUEUE_CHARS}")
+    } else if let Some(bad) = queue.chars().find(|&c| !is_queue_char(c)) {
+        format!(
+            "the queue name {queue:?} contains {bad:?}; use only lowercase ASCII letters, \
+             digits, `-` and `_`, e.g. `queue = \"webhooks\"`"
+        )
+    } else if !queue.starts_with(|c: char| c.is_ascii_lowercase()) {
+        format!("the queue name {queue:?} must start with a lowercase ASCII letter")
+    } else {
+        return Some(queue);
+    };
+    errors.at(lit.span(), problem);
+    None
+}
+
+/// Whether `c` may appear in a queue name.
+fn is_queue_char(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
 }
 
 /// The milliseconds of a duration literal, or an error on it.
@@ -112,6 +146,49 @@ mod tests {
 
         let config = check_tokens(quote!()).expect("valid");
         assert!(config.name.is_none() && config.payload.is_none() && config.timeout.is_none());
+        assert!(config.queue.is_none());
+    }
+
+    #[test]
+    fn queue_names() {
+        let longest = format!("q{}", "-".repeat(63));
+        for queue in ["webhooks", "a", "email-v2", "bulk_import", longest.as_str()] {
+            let config = check_tokens(quote!(queue = #queue)).expect("valid");
+            assert_eq!(config.queue.as_deref(), Some(queue));
+        }
+        let too_long = "q".repeat(65);
+        for (queue, error) in [
+            ("", "the queue name is empty"),
+            (
+                too_long.as_str(),
+                "the queue name is 65 characters long; the limit is 64",
+            ),
+            (
+                "Web Hooks",
+                "the queue name \"Web Hooks\" contains 'W'; use only lowercase ASCII letters, \
+                 digits, `-` and `_`, e.g. `queue = \"webhooks\"`",
+            ),
+            (
+                "web hooks",
+                "the queue name \"web hooks\" contains ' '; use only lowercase ASCII letters, \
+                 digits, `-` and `_`, e.g. `queue = \"webhooks\"`",
+            ),
+            (
+                "émails",
+                "the queue name \"émails\" contains 'é'; use only lowercase ASCII letters, \
+                 digits, `-` and `_`, e.g. `queue = \"webhooks\"`",
+            ),
+            (
+                "1st",
+                "the queue name \"1st\" must start with a lowercase ASCII letter",
+            ),
+            (
+                "-q",
+                "the queue name \"-q\" must start with a lowercase ASCII letter",
+            ),
+        ] {
+            assert_eq!(errors_of(quote!(queue = #queue)), [error], "{queue:?}");
+        }
     }
 
     #[test]

@@ -46,6 +46,7 @@ fn build_run(row: &PgRow) -> Result<Run, BoxError> {
         id: RunId::from_uuid(row.try_get("id")?),
         namespace: row.try_get("namespace")?,
         task: row.try_get("task")?,
+        queue: row.try_get("queue")?,
         status: row.try_get::<&str, _>("status")?.parse::<RunStatus>()?,
         payload: row.try_get::<Value, _>("payload")?,
         attempt: count(row.try_get("attempt")?),

@@ -10,7 +10,7 @@ const NOW: &str = "coalesce($1::timestamptz, now())";
 
 /// The columns of a run as `jobs::Run` has them, with `scheduled` derived from a stored
 /// `queued` run whose first attempt is not due.
-const RUN_COLUMNS: &str = "r.id, r.namespace, r.task, \
+const RUN_COLUMNS: &str = "r.id, r.namespace, r.task, r.queue, \
     CASE WHEN r.status = 'queued' AND r.attempt = 0 AND r.run_at > {now} \
          THEN 'scheduled' ELSE r.status END AS status, \
     r.payload, r.attempt, r.max_attempts, r.priority, r.idempotency_key, r.created_at, \
@@ -20,19 +20,20 @@ const RUN_COLUMNS: &str = "r.id, r.namespace, r.task, \
 /// DO NOTHING` on the unique partial index) and read back by the caller; one NOTIFY per
 /// namespace with a due run, in the same statement.
 ///
-/// `$2` origin, `$3..$11` the columns as arrays.
+/// `$2` origin, `$3..$12` the columns as arrays.
 const ENQUEUE: &str = "
 WITH input AS (
     SELECT *
     FROM unnest($3::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::int4[], $8::int2[],
-                $9::text[], $10::timestamptz[], $11::int8[])
+                $9::text[], $10::timestamptz[], $11::int8[], $12::text[])
          WITH ORDINALITY AS t(id, namespace, task, payload, max_attempts, priority,
-                              idempotency_key, at, delay_us, ord)
+                              idempotency_key, at, delay_us, queue, ord)
 ),
 inserted AS (
-    INSERT INTO {s}.runs AS r (id, namespace, task, status, payload, attempt, max_attempts,
-                               priority, idempotency_key, created_at, run_at)
-    SELECT id, namespace, task, 'queued', payload, 0, max_attempts, priority, idempotency_key,
+    INSERT INTO {s}.runs AS r (id, namespace, task, queue, status, payload, attempt,
+                               max_attempts, priority, idempotency_key, created_at, run_at)
+    SELECT id, namespace, task, queue, 'queued', payload, 0, max_attempts, priority,
+           idempotency_key,
            {now},
            CASE WHEN at IS NULL THEN {now} + delay_us * interval '1 microsecond'
                 ELSE greatest(at, {now}) END
@@ -63,7 +64,7 @@ JOIN unnest($2::text[], $3::text[]) AS k(namespace, key)
 /// starts is described by the run's own row until it ends (see `ATTEMPTS`), so the claim
 /// writes nothing else.
 ///
-/// `$2` namespace, `$3` tasks, `$4` limit, `$5` lease (µs), `$6` worker.
+/// `$2` namespace, `$3` tasks, `$4` limit, `$5` lease (µs), `$6` worker, `$7` queue.
 const CLAIM: &str = "
 WITH claimed AS (
     UPDATE {s}.runs AS r
@@ -74,6 +75,7 @@ WITH claimed AS (
           SELECT c.id
           FROM {s}.runs AS c
           WHERE c.namespace = $2
+            AND c.queue = $7
             AND c.task = ANY($3::text[])
             AND c.status IN ('queued', 'retrying')
             AND c.run_at <= {now}
@@ -300,10 +302,11 @@ WITH original AS (
     FROM {s}.runs AS r WHERE r.namespace = $2 AND r.id = $3
 ),
 replayed AS (
-    INSERT INTO {s}.runs AS r (id, namespace, task, status, payload, attempt, max_attempts,
-                               priority, created_at, run_at, replay_of, replay_reason)
-    SELECT $4, o.namespace, o.task, 'queued', o.payload, 0, o.max_attempts, o.priority,
-           {now}, {now}, o.id, $5
+    INSERT INTO {s}.runs AS r (id, namespace, task, queue, status, payload, attempt,
+                               max_attempts, priority, created_at, run_at, replay_of,
+                               replay_reason)
+    SELECT $4, o.namespace, o.task, o.queue, 'queued', o.payload, 0, o.max_attempts,
+           o.priority, {now}, {now}, o.id, $5
     FROM original AS o
     WHERE o.status IN ('succeeded', 'cancelled', 'dead_lettered')
     RETURNING {cols}
@@ -344,7 +347,15 @@ UNION ALL
 SELECT NULL, NULL, NULL, 0, c.now FROM clock AS c";
 
 /// The parameter types of [`CLAIM`], for `PREPARE` (plan checks only).
-pub(crate) const CLAIM_TYPES: &[&str] = &["timestamptz", "text", "text[]", "int8", "int8", "text"];
+pub(crate) const CLAIM_TYPES: &[&str] = &[
+    "timestamptz",
+    "text",
+    "text[]",
+    "int8",
+    "int8",
+    "text",
+    "text",
+];
 
 /// The parameter types of [`FINISH`], for `PREPARE` (plan checks only).
 pub(crate) const FINISH_TYPES: &[&str] = &[

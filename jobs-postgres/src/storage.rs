@@ -57,6 +57,7 @@ pub(crate) fn claim_args(now: Now, request: &ClaimRequest) -> Result<PgArguments
     add(&mut args, i64::try_from(request.limit).unwrap_or(i64::MAX))?;
     add(&mut args, micros(request.lease))?;
     add(&mut args, request.worker.as_str())?;
+    add(&mut args, request.queue.as_str())?;
     Ok(args)
 }
 
@@ -192,6 +193,7 @@ impl PgStorage {
         let mut ids = Vec::with_capacity(n);
         let mut namespaces = Vec::with_capacity(n);
         let mut tasks = Vec::with_capacity(n);
+        let mut queues = Vec::with_capacity(n);
         let mut payloads = Vec::with_capacity(n);
         let mut max_attempts = Vec::with_capacity(n);
         let mut priorities = Vec::with_capacity(n);
@@ -203,6 +205,7 @@ impl PgStorage {
             ids.push(run.id.as_uuid());
             namespaces.push(run.namespace.as_str());
             tasks.push(run.task.as_str());
+            queues.push(run.queue.as_str());
             payloads.push(Json(&run.payload));
             max_attempts.push(int4(run.max_attempts.max(1)));
             priorities.push(run.priority);
@@ -228,6 +231,7 @@ impl PgStorage {
             .bind(keys)
             .bind(ats)
             .bind(delays)
+            .bind(queues)
             .fetch_all(&mut *conn)
             .await
             .map_err(failed("enqueue runs"))?;

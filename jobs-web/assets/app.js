@@ -435,6 +435,7 @@
 
     const fields = [
       ["Task", run.task],
+      ["Queue", run.queue],
       ["Attempt", run.attempt + " of " + run.max_attempts],
       ["Priority", run.priority],
       ["Namespace", run.namespace],

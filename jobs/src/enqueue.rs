@@ -246,6 +246,7 @@ fn new_run<T: Task>(
         id: RunId::new(),
         namespace: jobs.namespace().to_owned(),
         task: T::NAME.to_owned(),
+        queue: T::QUEUE.to_owned(),
         payload,
         max_attempts: T::RETRY.attempts.max(1),
         priority: options.priority,

@@ -107,6 +107,7 @@ impl<'a> EnqueueJson<'a> {
             id: RunId::new(),
             namespace: self.jobs.namespace().to_owned(),
             task: task.to_owned(),
+            queue: registration.queue().to_owned(),
             payload: self.payload,
             max_attempts: (registration.retry)().attempts.max(1),
             priority: self.priority,

@@ -75,7 +75,7 @@ pub use crate::run::{Attempt, AttemptOutcome, Run, RunId, RunStatus};
 pub use crate::runs::{ReplayReport, Runs};
 pub use crate::stats::Stats;
 pub use crate::storage::{Enqueued, MemoryStorage, Storage};
-pub use crate::task::{MAX_SNOOZES, Task, TaskError};
+pub use crate::task::{DEFAULT_QUEUE, MAX_SNOOZES, Task, TaskError};
 pub use crate::worker::{DrainReport, ShutdownReport, WorkerBuilder, WorkerHandle, metrics};
 
 /// Turns an `async fn` into a task. See the crate docs and `docs/ARCHITECTURE.md`.
@@ -84,6 +84,7 @@ pub use crate::worker::{DrainReport, ShutdownReport, WorkerBuilder, WorkerHandle
 /// #[jobs::task(
 ///     name = "notify-user",            // default: the fn name in kebab-case
 ///     payload = NotifyUser,            // default: the fn name in CamelCase
+///     queue = "webhooks",              // default: "default"
 ///     retry(attempts = 5, backoff = "exponential", initial_delay = "5s", max_delay = "300s"),
 ///     timeout = "30s",                 // per attempt; default: none
 /// )]

@@ -17,6 +17,7 @@ pub(crate) type AttemptFuture = Pin<Box<dyn Future<Output = Result<(), TaskError
 #[doc(hidden)]
 pub struct TaskRegistration {
     pub(crate) name: &'static str,
+    pub(crate) queue: &'static str,
     pub(crate) payload_type: fn() -> &'static str,
     pub(crate) module: &'static str,
     pub(crate) file: &'static str,
@@ -32,6 +33,7 @@ impl TaskRegistration {
     pub const fn new<T: Task>(module: &'static str, file: &'static str, line: u32) -> Self {
         TaskRegistration {
             name: T::NAME,
+            queue: T::QUEUE,
             payload_type: std::any::type_name::<T>,
             module,
             file,
@@ -46,6 +48,11 @@ impl TaskRegistration {
     /// The task's name.
     pub fn name(&self) -> &'static str {
         self.name
+    }
+
+    /// The queue its runs wait in.
+    pub fn queue(&self) -> &'static str {
+        self.queue
     }
 
     fn location(&self) -> String {
@@ -156,6 +163,26 @@ impl Registry {
 
     pub(crate) fn get(&self, name: &str) -> Option<&'static TaskRegistration> {
         self.tasks.get(name).copied()
+    }
+
+    /// The names of the tasks of `queue`, sorted.
+    pub(crate) fn names_in(&self, queue: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .tasks
+            .values()
+            .filter(|r| r.queue == queue)
+            .map(|r| r.name.to_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Every queue some task waits in, sorted.
+    pub(crate) fn queues(&self) -> Vec<&'static str> {
+        let mut queues: Vec<&'static str> = self.tasks.values().map(|r| r.queue).collect();
+        queues.sort_unstable();
+        queues.dedup();
+        queues
     }
 
     /// Every task name, sorted.

@@ -185,6 +185,9 @@ pub struct Run {
     pub namespace: String,
     /// The task's name, e.g. `notify-user`.
     pub task: String,
+    /// The queue it waits in (its task's, when it was enqueued).
+    #[serde(default = "default_queue")]
+    pub queue: String,
     /// Where the run is in its lifecycle.
     pub status: RunStatus,
     /// The payload as JSON.
@@ -211,6 +214,10 @@ pub struct Run {
     pub replay_of: Option<RunId>,
     /// Why it was replayed.
     pub replay_reason: Option<String>,
+}
+
+fn default_queue() -> String {
+    crate::task::DEFAULT_QUEUE.to_owned()
 }
 
 /// One attempt of a run. Plain data (storages build it).
@@ -391,6 +398,7 @@ mod tests {
             id: RunId::new(),
             namespace: "app".into(),
             task: "notify-user".into(),
+            queue: "default".into(),
             status: RunStatus::DeadLettered,
             payload: serde_json::json!({ "user_id": "u1" }),
             attempt: 5,

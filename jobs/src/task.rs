@@ -40,6 +40,8 @@ pub trait Task: Serialize + DeserializeOwned + Send + 'static {
     const RETRY: RetryPolicy;
     /// The longest one attempt may take; `None` lets it run as long as it needs.
     const TIMEOUT: Option<Duration>;
+    /// The queue its runs wait in; a worker gives each queue it serves slots of its own.
+    const QUEUE: &'static str = DEFAULT_QUEUE;
 
     /// Runs one attempt.
     fn run(self, ctx: Context) -> impl Future<Output = Result<(), TaskError>> + Send;
@@ -61,6 +63,9 @@ pub struct TaskError {
     permanent: bool,
     snooze: Option<Duration>,
 }
+
+/// The queue of a task that names none.
+pub const DEFAULT_QUEUE: &str = "default";
 
 /// How many times one run may snooze (see [`TaskError::snooze`]); a snooze beyond that
 /// is a failed attempt, retried per the task's policy.

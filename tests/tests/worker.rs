@@ -30,6 +30,20 @@ async fn quick(n: u32) {
     let _ = n;
 }
 
+/// A webhook delivery to an endpoint that hangs: it waits until released.
+#[jobs::task(queue = "slow-webhooks", retry(attempts = 1))]
+async fn hanging_delivery(n: u32) {
+    let _ = n;
+    RELEASE.notified().await;
+}
+
+static RELEASE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+#[jobs::task(queue = "notifications", retry(attempts = 1))]
+async fn notify(n: u32) {
+    let _ = n;
+}
+
 fn jobs_on(clock: &ManualClock, namespace: &str) -> Jobs {
     Jobs::builder()
         .namespace(namespace)
@@ -316,4 +330,74 @@ async fn a_worker_never_claims_far_ahead_of_what_it_has_recorded() {
         most_running <= 2 * concurrency,
         "the worker held {most_running} leases with {concurrency} slots"
     );
+}
+
+/// Each queue has its own slots: deliveries that hang fill the webhooks queue's two slots,
+/// and notifications still run at once in theirs. A worker told to serve one queue leaves
+/// the others' runs alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_queue_never_takes_another_queues_slots() {
+    let clock = ManualClock::new();
+    let jobs = jobs_on(&clock, "queues");
+    let mut hanging = Vec::new();
+    for n in 0..5 {
+        hanging.push(jobs.enqueue(HangingDelivery { n }).await.unwrap());
+    }
+    assert_eq!(hanging[0].run.queue, "slow-webhooks");
+    let worker = jobs
+        .worker()
+        .queue("slow-webhooks", 2)
+        .queue("notifications", 4)
+        .poll_interval(Duration::from_millis(5))
+        .start();
+    wait_for(&jobs, hanging[0].id(), RunStatus::Running).await;
+    wait_for(&jobs, hanging[1].id(), RunStatus::Running).await;
+
+    let mut notes = Vec::new();
+    for n in 0..20 {
+        notes.push(jobs.enqueue(Notify { n }).await.unwrap().id());
+    }
+    for id in &notes {
+        wait_for(&jobs, *id, RunStatus::Succeeded).await;
+    }
+    let running = jobs
+        .runs()
+        .list(jobs::ListRuns::new().status(RunStatus::Running))
+        .await
+        .unwrap();
+    assert_eq!(running.runs.len(), 2, "two slots in the webhooks queue");
+    assert!(running.runs.iter().all(|r| r.queue == "slow-webhooks"));
+
+    // Release the deliveries; the other three get their turn.
+    RELEASE.notify_waiters();
+    for _ in 0..50 {
+        RELEASE.notify_waiters();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let done = jobs
+            .runs()
+            .list(jobs::ListRuns::new().status(RunStatus::Succeeded))
+            .await
+            .unwrap();
+        if done.runs.len() == 25 {
+            break;
+        }
+    }
+    for run in &hanging {
+        wait_for(&jobs, run.id(), RunStatus::Succeeded).await;
+    }
+    worker.shutdown().await;
+
+    // A worker of one queue claims nothing of another.
+    let only = jobs
+        .worker()
+        .queue("notifications", 1)
+        .poll_interval(Duration::from_millis(5))
+        .start();
+    let other = jobs.enqueue(HangingDelivery { n: 99 }).await.unwrap().id();
+    let mine = jobs.enqueue(Notify { n: 99 }).await.unwrap().id();
+    wait_for(&jobs, mine, RunStatus::Succeeded).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let left = jobs.runs().get(&other).await.unwrap().unwrap();
+    assert_eq!(left.status, RunStatus::Queued, "not served by this worker");
+    only.shutdown().await;
 }

@@ -51,7 +51,8 @@ struct State {
 struct Space {
     runs: BTreeMap<RunId, Row>,
     keys: HashMap<String, RunId>,
-    queues: HashMap<String, TaskQueue>,
+    /// Claimable runs by queue, then by task.
+    queues: HashMap<String, HashMap<String, TaskQueue>>,
     running: BTreeSet<RunId>,
 }
 
@@ -177,11 +178,21 @@ impl Space {
             .filter(|row| row.run.status == RunStatus::Running && row.run.attempt == lease.attempt)
     }
 
-    /// Takes the first `limit` due runs of `tasks` out of their queues, in claim order.
-    fn pick(&mut self, tasks: &[String], limit: usize, now: DateTime<Utc>) -> Vec<RunId> {
+    /// Takes the first `limit` due runs of `tasks` in `queue` out of their task queues, in
+    /// claim order.
+    fn pick(
+        &mut self,
+        queue: &str,
+        tasks: &[String],
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Vec<RunId> {
+        let Some(by_task) = self.queues.get_mut(queue) else {
+            return Vec::new();
+        };
         if let [task] = tasks {
             // The common case: pop straight from the one queue, already in claim order.
-            let Some(queue) = self.queues.get_mut(task) else {
+            let Some(queue) = by_task.get_mut(task) else {
                 return Vec::new();
             };
             queue.promote(now);
@@ -198,7 +209,7 @@ impl Space {
         // rather than cloning its name per run.
         let mut keys: Vec<(i16, DateTime<Utc>, RunId, usize)> = Vec::new();
         for (index, task) in tasks.iter().enumerate() {
-            if let Some(queue) = self.queues.get_mut(task) {
+            if let Some(queue) = by_task.get_mut(task) {
                 queue.promote(now);
                 let due = queue.due.iter().take(limit);
                 keys.extend(due.map(|&(priority, at, id)| (priority, at, id, index)));
@@ -208,7 +219,7 @@ impl Space {
         keys.truncate(limit);
         let mut picked = Vec::with_capacity(keys.len());
         for (priority, at, id, index) in keys {
-            if let Some(queue) = tasks.get(index).and_then(|task| self.queues.get_mut(task)) {
+            if let Some(queue) = tasks.get(index).and_then(|task| by_task.get_mut(task)) {
                 queue.due.remove(&(priority, at, id));
             }
             picked.push(id);
@@ -245,6 +256,8 @@ impl Space {
 
     fn queue(&mut self, run: &Run, now: DateTime<Utc>) {
         self.queues
+            .entry(run.queue.clone())
+            .or_default()
             .entry(run.task.clone())
             .or_default()
             .push(run, now);
@@ -295,6 +308,7 @@ impl Storage for MemoryStorage {
                     id: new.id,
                     namespace: new.namespace,
                     task: new.task,
+                    queue: new.queue,
                     status: RunStatus::Queued,
                     payload: new.payload,
                     attempt: 0,
@@ -339,7 +353,7 @@ impl Storage for MemoryStorage {
         let Some(space) = state.namespaces.get_mut(&request.namespace) else {
             return Ok(Vec::new());
         };
-        let picked = space.pick(&request.tasks, request.limit, now);
+        let picked = space.pick(&request.queue, &request.tasks, request.limit, now);
         let lease_until = add(now, request.lease);
         let mut claimed = Vec::with_capacity(picked.len());
         for id in picked {
@@ -589,7 +603,11 @@ impl Storage for MemoryStorage {
             row.run.finished_at = Some(now);
             row.lease_until = None;
             let run = row.run.clone();
-            if let Some(queue) = space.queues.get_mut(&run.task) {
+            if let Some(queue) = space
+                .queues
+                .get_mut(&run.queue)
+                .and_then(|by_task| by_task.get_mut(&run.task))
+            {
                 queue.remove(&before);
             }
             space.running.remove(&id);
@@ -627,6 +645,7 @@ impl Storage for MemoryStorage {
                 id: new_id,
                 namespace: namespace.to_owned(),
                 task: original.task.clone(),
+                queue: original.queue.clone(),
                 status: RunStatus::Queued,
                 payload: original.payload.clone(),
                 attempt: 0,

@@ -24,6 +24,7 @@ use crate::error::Error;
 use crate::list::{ListRuns, Page};
 use crate::run::{Attempt, Run, RunId};
 use crate::stats::Stats;
+use crate::task::DEFAULT_QUEUE;
 
 /// The error recorded on an attempt whose lease ran out (and on its run, when rescued).
 pub const LEASE_EXPIRED: &str =
@@ -116,6 +117,8 @@ pub struct NewRun {
     pub namespace: String,
     /// Its task's name.
     pub task: String,
+    /// The queue it waits in: its task's.
+    pub queue: String,
     /// The payload as JSON.
     pub payload: serde_json::Value,
     /// Attempts it may make, the first included.
@@ -129,7 +132,8 @@ pub struct NewRun {
 }
 
 impl NewRun {
-    /// A run of `task` due now, with a fresh id, priority 0 and no key.
+    /// A run of `task` due now in the default queue, with a fresh id, priority 0 and no
+    /// key.
     pub fn new(
         namespace: impl Into<String>,
         task: impl Into<String>,
@@ -140,6 +144,7 @@ impl NewRun {
             id: RunId::new(),
             namespace: namespace.into(),
             task: task.into(),
+            queue: DEFAULT_QUEUE.to_owned(),
             payload,
             max_attempts,
             priority: 0,
@@ -199,7 +204,9 @@ impl Enqueued {
 pub struct ClaimRequest {
     /// The namespace to claim from.
     pub namespace: String,
-    /// Only runs of these tasks (the ones the worker can run).
+    /// Only runs waiting in this queue (default: [`DEFAULT_QUEUE`]).
+    pub queue: String,
+    /// Only runs of these tasks (the ones of the queue the worker can run).
     pub tasks: Vec<String>,
     /// At most this many runs (the worker's free slots).
     pub limit: usize,
@@ -220,11 +227,18 @@ impl ClaimRequest {
     ) -> Self {
         ClaimRequest {
             namespace: namespace.into(),
+            queue: DEFAULT_QUEUE.to_owned(),
             tasks,
             limit,
             lease,
             worker: worker.into(),
         }
+    }
+
+    /// Claims from `queue` instead of the default one.
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.queue = queue.into();
+        self
     }
 }
 

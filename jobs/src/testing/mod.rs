@@ -116,6 +116,7 @@ macro_rules! storage_conformance {
             list_filters_by_task_and_status,
             list_pages_never_skip_or_repeat_while_runs_are_added,
             claim_takes_only_free_slots_in_priority_order,
+            claims_take_only_their_queue,
             success_is_recorded_with_its_attempt,
             attempt_reads_running_then_finished,
             retryable_error_retries_then_succeeds,

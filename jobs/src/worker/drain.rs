@@ -46,56 +46,84 @@ impl Jobs {
     /// A storage failure.
     pub async fn drain(&self) -> Result<DrainReport, Error> {
         let mut report = DrainReport::default();
-        let tasks = self.registry().names();
+        let queues: Vec<(&'static str, Vec<String>)> = self
+            .registry()
+            .queues()
+            .into_iter()
+            .map(|queue| (queue, self.registry().names_in(queue)))
+            .collect();
+        // Queue after queue until a whole round finds nothing due: a run of one queue may
+        // enqueue runs in another.
         loop {
-            let request = ClaimRequest::new(
-                self.namespace(),
-                tasks.clone(),
-                100,
-                Duration::from_secs(300),
-                format!("{}:drain", self.name()),
-            );
-            let runs = self.storage().claim(request).await?;
-            if runs.is_empty() {
+            let mut ran = false;
+            for (queue, tasks) in &queues {
+                while self.drain_batch(queue, tasks, &mut report).await? {
+                    ran = true;
+                }
+            }
+            if !ran {
                 return Ok(report);
             }
-            let mut outcomes = Vec::with_capacity(runs.len());
-            for run in runs {
-                let Some(registration) = self.registry().get(&run.task) else {
-                    continue;
-                };
-                let lease = Lease::of(&run);
-                let span = tracing::info_span!(
-                    "attempt",
-                    run_id = %run.id,
-                    task = %run.task,
-                    attempt = run.attempt,
-                    namespace = %self.namespace(),
-                );
-                let task = registration.name();
-                metrics::attempt_started(task, run.run_at, run.started_at.unwrap_or(run.run_at));
-                let ctx = Context::new(
-                    run.id,
-                    run.task,
-                    run.attempt,
-                    run.max_attempts,
-                    CancellationToken::new(),
-                    self.clone(),
-                );
-                let began = std::time::Instant::now();
-                let result = execute(registration, run.payload, ctx)
-                    .instrument(span)
-                    .await;
-                metrics::attempt_ended(task, &result, began.elapsed());
-                match &result {
-                    AttemptResult::Succeeded => report.succeeded += 1,
-                    AttemptResult::Retry { .. } => report.retried += 1,
-                    AttemptResult::DeadLetter { .. } => report.dead_lettered += 1,
-                    AttemptResult::Snooze { .. } => report.snoozed += 1,
-                }
-                outcomes.push(Outcome::new(lease, result));
-            }
-            self.storage().finish(self.namespace(), outcomes).await?;
         }
+    }
+
+    /// Claims up to 100 due runs of `tasks` in `queue` and runs them; `false` when none
+    /// was due.
+    async fn drain_batch(
+        &self,
+        queue: &str,
+        tasks: &[String],
+        report: &mut DrainReport,
+    ) -> Result<bool, Error> {
+        let request = ClaimRequest::new(
+            self.namespace(),
+            tasks.to_vec(),
+            100,
+            Duration::from_secs(300),
+            format!("{}:drain", self.name()),
+        )
+        .queue(queue);
+        let runs = self.storage().claim(request).await?;
+        if runs.is_empty() {
+            return Ok(false);
+        }
+        let mut outcomes = Vec::with_capacity(runs.len());
+        for run in runs {
+            let Some(registration) = self.registry().get(&run.task) else {
+                continue;
+            };
+            let lease = Lease::of(&run);
+            let span = tracing::info_span!(
+                "attempt",
+                run_id = %run.id,
+                task = %run.task,
+                attempt = run.attempt,
+                namespace = %self.namespace(),
+            );
+            let task = registration.name();
+            metrics::attempt_started(task, run.run_at, run.started_at.unwrap_or(run.run_at));
+            let ctx = Context::new(
+                run.id,
+                run.task,
+                run.attempt,
+                run.max_attempts,
+                CancellationToken::new(),
+                self.clone(),
+            );
+            let began = std::time::Instant::now();
+            let result = execute(registration, run.payload, ctx)
+                .instrument(span)
+                .await;
+            metrics::attempt_ended(task, &result, began.elapsed());
+            match &result {
+                AttemptResult::Succeeded => report.succeeded += 1,
+                AttemptResult::Retry { .. } => report.retried += 1,
+                AttemptResult::DeadLetter { .. } => report.dead_lettered += 1,
+                AttemptResult::Snooze { .. } => report.snoozed += 1,
+            }
+            outcomes.push(Outcome::new(lease, result));
+        }
+        self.storage().finish(self.namespace(), outcomes).await?;
+        Ok(true)
     }
 }

@@ -20,6 +20,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Jobs;
+use crate::run::RunId;
+use crate::task::DEFAULT_QUEUE;
 
 /// Configures a worker. Get it from [`Jobs::worker`], then [`start`](Self::start) it.
 ///
@@ -43,10 +45,17 @@ use crate::client::Jobs;
 pub struct WorkerBuilder {
     jobs: Jobs,
     config: Config,
+    /// The queues named with [`WorkerBuilder::queue`], with their slots; none: every
+    /// queue of the registered tasks, with `config.concurrency` slots each.
+    queues: Vec<(String, usize)>,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
+    /// The queue this pool serves.
+    pub(crate) queue: String,
+    /// Whether this pool runs the rescuer (one pool of a worker does).
+    pub(crate) rescue: bool,
     pub(crate) concurrency: usize,
     pub(crate) lease: Duration,
     pub(crate) heartbeat: Option<Duration>,
@@ -75,7 +84,10 @@ impl WorkerBuilder {
     pub(crate) fn new(jobs: Jobs) -> Self {
         WorkerBuilder {
             jobs,
+            queues: Vec::new(),
             config: Config {
+                queue: DEFAULT_QUEUE.to_owned(),
+                rescue: true,
                 concurrency: 10,
                 lease: Duration::from_secs(30),
                 heartbeat: None,
@@ -87,9 +99,31 @@ impl WorkerBuilder {
         }
     }
 
-    /// Attempts run at once (at least 1). Default 10.
+    /// Attempts run at once in each queue served (at least 1). Default 10.
     pub fn concurrency(mut self, slots: usize) -> Self {
         self.config.concurrency = slots.max(1);
+        self
+    }
+
+    /// Serves `queue` with `slots` attempts at once (at least 1), claimed and run apart
+    /// from the other queues, so slow runs of one queue never take the slots of another.
+    /// Once a queue is named, the worker serves only the named ones; without any, it
+    /// serves every queue of the tasks linked into the binary, with
+    /// [`concurrency`](Self::concurrency) slots each.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), jobs::Error> {
+    /// # let jobs = jobs::Jobs::builder().storage(jobs::MemoryStorage::new()).build()?;
+    /// let worker = jobs.worker().queue("webhooks", 5).queue("default", 20).start();
+    /// # worker.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn queue(mut self, queue: impl Into<String>, slots: usize) -> Self {
+        let queue = queue.into();
+        self.queues.retain(|(name, _)| *name != queue);
+        self.queues.push((queue, slots.max(1)));
         self
     }
 
@@ -136,10 +170,42 @@ impl WorkerBuilder {
     /// Outside a tokio runtime, like `tokio::spawn`.
     pub fn start(self) -> WorkerHandle {
         let stop = CancellationToken::new();
-        let pool = Arc::new(pool::Pool::new(self.jobs, self.config));
-        let id = pool.id().to_owned();
-        let join = tokio::spawn(pool.run(stop.clone()));
-        WorkerHandle { id, stop, join }
+        let id = format!(
+            "{}:{}:{}",
+            self.jobs.name(),
+            std::process::id(),
+            &RunId::new().as_uuid().simple().to_string()[20..]
+        );
+        let queues = if self.queues.is_empty() {
+            let mut all: Vec<(String, usize)> = self
+                .jobs
+                .registry()
+                .queues()
+                .into_iter()
+                .map(|queue| (queue.to_owned(), self.config.concurrency))
+                .collect();
+            if all.is_empty() {
+                all.push((DEFAULT_QUEUE.to_owned(), self.config.concurrency));
+            }
+            all
+        } else {
+            self.queues
+        };
+        let joins = queues
+            .into_iter()
+            .enumerate()
+            .map(|(index, (queue, slots))| {
+                let config = Config {
+                    queue,
+                    rescue: index == 0,
+                    concurrency: slots,
+                    ..self.config.clone()
+                };
+                let pool = Arc::new(pool::Pool::new(self.jobs.clone(), config, id.clone()));
+                tokio::spawn(pool.run(stop.clone()))
+            })
+            .collect();
+        WorkerHandle { id, stop, joins }
     }
 }
 
@@ -149,7 +215,8 @@ impl WorkerBuilder {
 pub struct WorkerHandle {
     id: String,
     stop: CancellationToken,
-    join: JoinHandle<ShutdownReport>,
+    /// One pool per queue served.
+    joins: Vec<JoinHandle<ShutdownReport>>,
 }
 
 impl WorkerHandle {
@@ -163,13 +230,16 @@ impl WorkerHandle {
     /// a bounded time (see [`WorkerBuilder::shutdown_timeout`]).
     pub async fn shutdown(self) -> ShutdownReport {
         self.stop.cancel();
-        match self.join.await {
-            Ok(report) => report,
-            Err(error) => {
-                tracing::error!(worker = %self.id, %error, "worker task failed");
-                ShutdownReport::default()
+        let mut total = ShutdownReport::default();
+        for join in self.joins {
+            match join.await {
+                Ok(report) => total.add(report),
+                Err(error) => {
+                    tracing::error!(worker = %self.id, %error, "worker task failed");
+                }
             }
         }
+        total
     }
 }
 
@@ -187,4 +257,13 @@ pub struct ShutdownReport {
     /// was unreachable); those runs stay `running` until their lease expires, then are
     /// retried by another worker.
     pub unwritten: usize,
+}
+
+impl ShutdownReport {
+    fn add(&mut self, other: ShutdownReport) {
+        self.completed += other.completed;
+        self.stale += other.stale;
+        self.handed_back += other.handed_back;
+        self.unwritten += other.unwritten;
+    }
 }

@@ -81,15 +81,10 @@ struct Counts {
 }
 
 impl Pool {
-    pub(crate) fn new(jobs: Jobs, config: Config) -> Self {
+    /// The pool of `config.queue`, one of worker `id`'s.
+    pub(crate) fn new(jobs: Jobs, config: Config, id: String) -> Self {
         let (results, results_rx) = mpsc::unbounded_channel();
-        let id = format!(
-            "{}:{}:{}",
-            jobs.name(),
-            std::process::id(),
-            &RunId::new().as_uuid().simple().to_string()[20..]
-        );
-        let tasks = jobs.registry().names();
+        let tasks = jobs.registry().names_in(&config.queue);
         Pool {
             jobs,
             config,
@@ -105,10 +100,6 @@ impl Pool {
         }
     }
 
-    pub(crate) fn id(&self) -> &str {
-        &self.id
-    }
-
     fn held(&self) -> MutexGuard<'_, IdMap<Held>> {
         self.held.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -119,7 +110,7 @@ impl Pool {
 
     /// The worker's life: claim until told to stop, then shut down gracefully.
     pub(crate) async fn run(self: Arc<Self>, stop: CancellationToken) -> ShutdownReport {
-        tracing::info!(worker = %self.id, namespace = %self.namespace(), tasks = ?self.tasks, "worker started");
+        tracing::info!(worker = %self.id, namespace = %self.namespace(), queue = %self.config.queue, slots = self.config.concurrency, tasks = ?self.tasks, "worker started");
         metrics::describe();
         let background = CancellationToken::new();
         let results_rx = self
@@ -130,7 +121,10 @@ impl Pool {
         let completer =
             results_rx.map(|rx| tokio::spawn(self.clone().complete(rx, background.clone())));
         let heartbeat = tokio::spawn(self.clone().heartbeat(background.clone()));
-        let rescuer = tokio::spawn(self.clone().rescue(stop.clone()));
+        let rescuer = self
+            .config
+            .rescue
+            .then(|| tokio::spawn(self.clone().rescue(stop.clone())));
 
         self.claim_loop(&stop).await;
         self.wait_for_attempts().await;
@@ -152,7 +146,9 @@ impl Pool {
             }
         }
         heartbeat.abort();
-        rescuer.abort();
+        if let Some(rescuer) = rescuer {
+            rescuer.abort();
+        }
         let unwritten = self.held().len() + not_handed_back;
         let report = ShutdownReport {
             completed: self.counts.completed.load(Ordering::Relaxed),
@@ -177,7 +173,8 @@ impl Pool {
                     free,
                     self.config.lease,
                     self.id.clone(),
-                );
+                )
+                .queue(self.config.queue.clone());
                 match self.jobs.storage().claim(request).await {
                     Ok(runs) => {
                         failures = 0;

@@ -8,7 +8,7 @@ use super::enqueue::enqueue_raw;
 use super::{claim, ok};
 use crate::list::ListRuns;
 use crate::run::{AttemptOutcome, RunId, RunStatus};
-use crate::storage::{AttemptResult, Lease, Outcome};
+use crate::storage::{AttemptResult, ClaimRequest, Lease, NewRun, Outcome};
 use crate::task::Task;
 use crate::testing::Harness;
 use crate::testing::tasks::{
@@ -73,6 +73,66 @@ pub async fn claim_takes_only_free_slots_in_priority_order(h: Harness) {
         claim(h.storage.as_ref(), &["another-task"], 10)
             .await
             .is_empty()
+    );
+}
+
+/// Runs wait in their queue: a claim takes only the queue it names (in priority order
+/// within it), the run says its queue, and a replay keeps it.
+pub async fn claims_take_only_their_queue(h: Harness) {
+    let mut ids = Vec::new();
+    for (queue, priority) in [("webhooks", 5), ("default", 0), ("webhooks", 1)] {
+        let mut run = NewRun::new(
+            "conformance",
+            Succeed::NAME,
+            serde_json::json!({ "token": queue }),
+            3,
+        );
+        run.queue = queue.to_owned();
+        run.priority = priority;
+        let stored = ok("enqueue", h.storage.enqueue(vec![run]).await);
+        ids.push(stored[0].id());
+        assert_eq!(stored[0].run.queue, queue);
+    }
+    let request = |queue: &str| {
+        ClaimRequest::new(
+            "conformance",
+            vec![Succeed::NAME.to_owned()],
+            10,
+            Duration::from_secs(30),
+            "conformance-worker",
+        )
+        .queue(queue)
+    };
+    let webhooks = ok("claim", h.storage.claim(request("webhooks")).await);
+    let claimed: Vec<RunId> = webhooks.iter().map(|r| r.id).collect();
+    assert_eq!(
+        claimed,
+        vec![ids[2], ids[0]],
+        "the webhooks queue, priority first"
+    );
+    assert!(webhooks.iter().all(|r| r.queue == "webhooks"));
+    assert!(ok("claim", h.storage.claim(request("other")).await).is_empty());
+    let default = ok(
+        "claim",
+        h.storage.claim(request(crate::DEFAULT_QUEUE)).await,
+    );
+    assert_eq!(
+        default.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![ids[1]]
+    );
+    assert_eq!(h.run(ids[0]).await.queue, "webhooks");
+
+    let outcomes = webhooks
+        .iter()
+        .map(|run| Outcome::new(Lease::of(run), AttemptResult::Succeeded))
+        .collect();
+    ok("finish", h.storage.finish("conformance", outcomes).await);
+    let replay = ok("replay", h.jobs.runs().replay(&ids[0], "again").await);
+    assert_eq!(replay.queue, "webhooks");
+    let again = ok("claim", h.storage.claim(request("webhooks")).await);
+    assert_eq!(
+        again.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![replay.id]
     );
 }
 
