@@ -296,6 +296,15 @@ impl Storage for Timed {
         self.inner.subscribe()
     }
 
+    async fn prune(
+        &self,
+        namespace: &str,
+        retention: &jobs::Retention,
+        limit: usize,
+    ) -> Result<jobs::Pruned, jobs::Error> {
+        self.inner.prune(namespace, retention, limit).await
+    }
+
     async fn stats(
         &self,
         namespace: &str,

@@ -346,6 +346,58 @@ GROUP BY 1, 2, 3, c.now
 UNION ALL
 SELECT NULL, NULL, NULL, 0, c.now FROM clock AS c";
 
+/// Forgets the idempotency keys of up to `$4` finished runs enqueued before the key
+/// window (`$3` µs): the runs stay, and an enqueue with the same key makes a new run.
+/// Walks the keyed runs on the unique key index; rows another pruner holds are skipped.
+const FORGET_KEYS: &str = "
+UPDATE {s}.runs AS r
+SET idempotency_key = NULL
+WHERE r.namespace = $2
+  AND r.id = ANY(ARRAY(
+      SELECT k.id
+      FROM {s}.runs AS k
+      WHERE k.namespace = $2
+        AND k.idempotency_key IS NOT NULL
+        AND k.status IN ('succeeded', 'cancelled', 'dead_lettered')
+        AND k.created_at < {now} - $3 * interval '1 microsecond'
+      LIMIT $4
+      FOR UPDATE SKIP LOCKED))
+RETURNING r.id";
+
+/// Deletes up to `$6` finished runs older than their status's retention (`$3`
+/// succeeded, `$4` cancelled, `$5` dead-lettered, µs; NULL keeps them for ever) and
+/// without a remembered key, with their attempts. No index serves it: the scan stops at
+/// the `$6`th match, and when there is nothing to prune it reads the namespace's runs
+/// once per pass (0.35 s per 1,000,000 runs here, every prune interval). Rows another
+/// pruner holds are skipped.
+const PRUNE: &str = "
+WITH doomed AS (
+    SELECT r.id
+    FROM {s}.runs AS r
+    WHERE r.namespace = $2
+      AND r.idempotency_key IS NULL
+      AND ((r.status = 'succeeded'
+            AND r.finished_at < {now} - $3 * interval '1 microsecond')
+        OR (r.status = 'cancelled'
+            AND r.finished_at < {now} - $4 * interval '1 microsecond')
+        OR (r.status = 'dead_lettered'
+            AND r.finished_at < {now} - $5 * interval '1 microsecond'))
+    LIMIT $6
+    FOR UPDATE SKIP LOCKED
+),
+gone AS (
+    DELETE FROM {s}.runs AS r
+    USING doomed AS d
+    WHERE r.namespace = $2 AND r.id = d.id
+    RETURNING r.id
+),
+attempts_gone AS (
+    DELETE FROM {s}.attempts AS a
+    USING gone AS g
+    WHERE a.run_id = g.id
+)
+SELECT count(*) AS runs FROM gone";
+
 /// The parameter types of [`CLAIM`], for `PREPARE` (plan checks only).
 pub(crate) const CLAIM_TYPES: &[&str] = &[
     "timestamptz",
@@ -384,6 +436,8 @@ pub(crate) struct Sql {
     pub(crate) cancel: String,
     pub(crate) replay: String,
     pub(crate) stats: String,
+    pub(crate) forget_keys: String,
+    pub(crate) prune: String,
     /// The start of a `list`; the caller appends filters, order and limit.
     pub(crate) list_head: String,
     /// The visible-status test for `scheduled`, to build `list` filters.
@@ -418,6 +472,8 @@ impl Sql {
             cancel: format(CANCEL),
             replay: format(REPLAY),
             stats: format(STATS),
+            forget_keys: format(FORGET_KEYS),
+            prune: format(PRUNE),
             list_head: format("SELECT {cols} FROM {s}.runs AS r WHERE r.namespace = $2"),
             scheduled: format("(r.status = 'queued' AND r.attempt = 0 AND r.run_at > {now})"),
         }

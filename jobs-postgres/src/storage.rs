@@ -12,7 +12,7 @@ use jobs::storage::{
     AttemptResult, ClaimRequest, Enqueued, Finished, Heartbeat, Lease, NewRun, Outcome, Schedule,
     Storage, StorageEvent,
 };
-use jobs::{Attempt, Error, ListRuns, Page, Run, RunId, RunStatus, Stats};
+use jobs::{Attempt, Error, ListRuns, Page, Pruned, Retention, Run, RunId, RunStatus, Stats};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::types::Json;
 use sqlx::{Arguments, Encode, PgConnection, Postgres, Row, Type};
@@ -517,6 +517,39 @@ impl Storage for PgStorage {
         Err(Error::storage(
             "cancel a run",
             format!("run {id} kept changing while it was being cancelled; try again"),
+        ))
+    }
+
+    async fn prune(
+        &self,
+        namespace: &str,
+        retention: &Retention,
+        limit: usize,
+    ) -> Result<Pruned, Error> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let forgotten = sqlx::query(&self.inner.sql.forget_keys)
+            .bind(self.now())
+            .bind(namespace)
+            .bind(micros(retention.key_window_for()))
+            .bind(limit)
+            .fetch_all(&self.inner.pool)
+            .await
+            .map_err(failed("forget expired idempotency keys"))?
+            .len();
+        let age = |age: Option<Duration>| age.map(micros);
+        let deleted: i64 = sqlx::query_scalar(&self.inner.sql.prune)
+            .bind(self.now())
+            .bind(namespace)
+            .bind(age(retention.succeeded_for()))
+            .bind(age(retention.cancelled_for()))
+            .bind(age(retention.dead_lettered_for()))
+            .bind(limit)
+            .fetch_one(&self.inner.pool)
+            .await
+            .map_err(failed("prune finished runs"))?;
+        Ok(Pruned::new(
+            usize::try_from(deleted).unwrap_or(0),
+            forgotten,
         ))
     }
 

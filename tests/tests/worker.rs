@@ -281,6 +281,15 @@ impl jobs::Storage for SlowFinish {
         self.0.subscribe()
     }
 
+    async fn prune(
+        &self,
+        namespace: &str,
+        retention: &jobs::Retention,
+        limit: usize,
+    ) -> Result<jobs::Pruned, jobs::Error> {
+        self.0.prune(namespace, retention, limit).await
+    }
+
     async fn stats(
         &self,
         namespace: &str,
@@ -400,4 +409,39 @@ async fn a_slow_queue_never_takes_another_queues_slots() {
     let left = jobs.runs().get(&other).await.unwrap().unwrap();
     assert_eq!(left.status, RunStatus::Queued, "not served by this worker");
     only.shutdown().await;
+}
+
+/// The worker prunes by itself: a finished run older than its retention disappears
+/// within a prune interval; a worker told to keep everything keeps it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_prunes_finished_runs_past_their_retention() {
+    let clock = ManualClock::new();
+    let jobs = jobs_on(&clock, "prune");
+    let id = jobs.enqueue(Quick { n: 1 }).await.unwrap().id();
+    jobs.drain().await.unwrap();
+    clock.advance(Duration::from_secs(2 * 3600));
+
+    let keeper = jobs
+        .worker()
+        .retention(jobs::Retention::keep_forever())
+        .prune_interval(Duration::from_millis(5))
+        .start();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    keeper.shutdown().await;
+    assert!(
+        jobs.runs().get(&id).await.unwrap().is_some(),
+        "kept for ever"
+    );
+
+    let pruner = jobs
+        .worker()
+        .retention(jobs::Retention::default().succeeded(Some(Duration::from_secs(3600))))
+        .prune_interval(Duration::from_millis(5))
+        .start();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while jobs.runs().get(&id).await.unwrap().is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "never pruned");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    pruner.shutdown().await;
 }

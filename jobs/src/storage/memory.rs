@@ -15,6 +15,7 @@ use super::{
 use crate::clock::{Clock, SystemClock, add};
 use crate::error::Error;
 use crate::list::{ListRuns, Page};
+use crate::retention::{Pruned, Retention};
 use crate::run::{Attempt, AttemptOutcome, Run, RunId, RunStatus};
 use crate::stats::Stats;
 
@@ -164,6 +165,26 @@ fn visible_status(run: &Run, now: DateTime<Utc>) -> RunStatus {
     } else {
         run.status
     }
+}
+
+/// Whether `at` is more than `age` before `now`; never for `None` (kept for ever) or an
+/// age too large to subtract.
+fn older_than(at: DateTime<Utc>, age: Option<Duration>, now: DateTime<Utc>) -> bool {
+    age.and_then(|age| chrono::TimeDelta::from_std(age).ok())
+        .and_then(|age| now.checked_sub_signed(age))
+        .is_some_and(|cutoff| at < cutoff)
+}
+
+/// Whether `retention` no longer keeps finished run `run`.
+fn expired_run(run: &Run, retention: &Retention, now: DateTime<Utc>) -> bool {
+    let age = match run.status {
+        RunStatus::Succeeded => retention.succeeded_for(),
+        RunStatus::Cancelled => retention.cancelled_for(),
+        RunStatus::DeadLettered => retention.dead_lettered_for(),
+        _ => return false,
+    };
+    run.finished_at
+        .is_some_and(|finished| older_than(finished, age, now))
 }
 
 impl Space {
@@ -677,6 +698,50 @@ impl Storage for MemoryStorage {
 
     fn subscribe(&self) -> broadcast::Receiver<StorageEvent> {
         self.shared.events.subscribe()
+    }
+
+    async fn prune(
+        &self,
+        namespace: &str,
+        retention: &Retention,
+        limit: usize,
+    ) -> Result<Pruned, Error> {
+        let now = self.now();
+        let mut state = self.lock();
+        let Some(space) = state.namespaces.get_mut(namespace) else {
+            return Ok(Pruned::default());
+        };
+        let window = Some(retention.key_window_for());
+        let expired: Vec<(String, RunId)> = space
+            .keys
+            .iter()
+            .filter(|(_, id)| {
+                space.runs.get(id).is_some_and(|row| {
+                    row.run.status.is_final() && older_than(row.run.created_at, window, now)
+                })
+            })
+            .take(limit)
+            .map(|(key, id)| (key.clone(), *id))
+            .collect();
+        for (key, id) in &expired {
+            space.keys.remove(key);
+            if let Some(row) = space.runs.get_mut(id) {
+                row.run.idempotency_key = None;
+            }
+        }
+        let doomed: Vec<RunId> = space
+            .runs
+            .values()
+            .filter(|row| {
+                row.run.idempotency_key.is_none() && expired_run(&row.run, retention, now)
+            })
+            .take(limit)
+            .map(|row| row.run.id)
+            .collect();
+        for id in &doomed {
+            space.runs.remove(id);
+        }
+        Ok(Pruned::new(doomed.len(), expired.len()))
     }
 
     async fn stats(&self, namespace: &str, window: Duration) -> Result<Stats, Error> {

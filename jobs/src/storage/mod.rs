@@ -22,6 +22,7 @@ use tokio::sync::broadcast;
 
 use crate::error::Error;
 use crate::list::{ListRuns, Page};
+use crate::retention::{Pruned, Retention};
 use crate::run::{Attempt, Run, RunId};
 use crate::stats::Stats;
 use crate::task::DEFAULT_QUEUE;
@@ -104,6 +105,22 @@ pub trait Storage: Send + Sync + 'static {
             "report stats",
             "this storage does not report stats",
         ))
+    }
+
+    /// One prune batch of the namespace: forgets up to `limit` idempotency keys of
+    /// finished runs enqueued longer ago than the key window, then deletes (with their
+    /// attempts) up to `limit` finished runs older than `retention` keeps their status and
+    /// whose key is forgotten or was never set. Rows another pruner holds are skipped.
+    ///
+    /// The default prunes nothing.
+    async fn prune(
+        &self,
+        namespace: &str,
+        retention: &Retention,
+        limit: usize,
+    ) -> Result<Pruned, Error> {
+        let _ = (namespace, retention, limit);
+        Ok(Pruned::default())
     }
 }
 

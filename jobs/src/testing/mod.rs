@@ -147,6 +147,7 @@ macro_rules! storage_conformance {
             context_enqueues_follow_up_runs,
             stats_count_by_task_status_and_minute,
             replay_matching_replays_up_to_the_limit,
+            retention_prunes_finished_runs_and_forgets_keys,
         }
     };
 }

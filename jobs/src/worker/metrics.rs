@@ -21,6 +21,8 @@ pub const QUEUE_WAIT: &str = "jobs_queue_wait_seconds";
 pub const RESCUED: &str = "jobs_runs_rescued_total";
 /// Results dropped because their run was cancelled or rescued meanwhile.
 pub const STALE: &str = "jobs_results_stale_total";
+/// Finished runs deleted by workers' pruning (see [`Retention`](crate::Retention)).
+pub const PRUNED: &str = "jobs_runs_pruned_total";
 
 /// Describes every metric once, for recorders that publish descriptions.
 pub(crate) fn describe() {
@@ -42,6 +44,7 @@ pub(crate) fn describe() {
         RESCUED,
         "Runs whose lease expired, returned to the queue or dead-lettered by a worker."
     );
+    metrics::describe_counter!(PRUNED, "Finished runs deleted by pruning.");
     metrics::describe_counter!(
         STALE,
         "Results dropped because their run was cancelled or rescued meanwhile."
@@ -70,6 +73,11 @@ pub(crate) fn attempt_ended(task: &'static str, result: &AttemptResult, took: Du
 /// `count` runs rescued.
 pub(crate) fn rescued(count: usize) {
     metrics::counter!(RESCUED).increment(u64::try_from(count).unwrap_or(u64::MAX));
+}
+
+/// `count` finished runs pruned.
+pub(crate) fn pruned(count: usize) {
+    metrics::counter!(PRUNED).increment(u64::try_from(count).unwrap_or(u64::MAX));
 }
 
 /// `count` results found stale.

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Jobs;
+use crate::retention::Retention;
 use crate::run::RunId;
 use crate::task::DEFAULT_QUEUE;
 
@@ -54,8 +55,10 @@ pub struct WorkerBuilder {
 pub(crate) struct Config {
     /// The queue this pool serves.
     pub(crate) queue: String,
-    /// Whether this pool runs the rescuer (one pool of a worker does).
+    /// Whether this pool runs the rescuer and the pruner (one pool of a worker does).
     pub(crate) rescue: bool,
+    pub(crate) retention: Retention,
+    pub(crate) prune_interval: Duration,
     pub(crate) concurrency: usize,
     pub(crate) lease: Duration,
     pub(crate) heartbeat: Option<Duration>,
@@ -88,6 +91,8 @@ impl WorkerBuilder {
             config: Config {
                 queue: DEFAULT_QUEUE.to_owned(),
                 rescue: true,
+                retention: Retention::default(),
+                prune_interval: Duration::from_secs(60),
                 concurrency: 10,
                 lease: Duration::from_secs(30),
                 heartbeat: None,
@@ -151,6 +156,22 @@ impl WorkerBuilder {
     /// How often this worker looks for runs whose lease expired. Default 15 s.
     pub fn rescue_interval(mut self, every: Duration) -> Self {
         self.config.rescue_interval = every.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long finished runs and idempotency keys are kept (see [`Retention`]: by
+    /// default succeeded and cancelled runs 7 days, dead letters 30 days, keys 24 hours).
+    /// The worker prunes what is older every [`prune_interval`](Self::prune_interval),
+    /// in batches of 1,000; every worker of the namespace does, skipping each other's rows.
+    /// [`Retention::keep_forever`] turns pruning off.
+    pub fn retention(mut self, retention: Retention) -> Self {
+        self.config.retention = retention;
+        self
+    }
+
+    /// How often the worker prunes (see [`retention`](Self::retention)). Default 60 s.
+    pub fn prune_interval(mut self, every: Duration) -> Self {
+        self.config.prune_interval = every.max(Duration::from_millis(1));
         self
     }
 

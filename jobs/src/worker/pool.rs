@@ -125,6 +125,10 @@ impl Pool {
             .config
             .rescue
             .then(|| tokio::spawn(self.clone().rescue(stop.clone())));
+        let pruner = self
+            .config
+            .rescue
+            .then(|| tokio::spawn(self.clone().prune(stop.clone())));
 
         self.claim_loop(&stop).await;
         self.wait_for_attempts().await;
@@ -148,6 +152,9 @@ impl Pool {
         heartbeat.abort();
         if let Some(rescuer) = rescuer {
             rescuer.abort();
+        }
+        if let Some(pruner) = pruner {
+            pruner.abort();
         }
         let unwritten = self.held().len() + not_handed_back;
         let report = ShutdownReport {
@@ -578,7 +585,52 @@ impl Pool {
             }
         }
     }
+
+    /// Every prune interval (the first after one interval): prune batches of
+    /// [`PRUNE_BATCH`] until a batch finds less than a full one, each its own short
+    /// statement, so no lock is held for long and a large backlog goes in steps.
+    async fn prune(self: Arc<Self>, stop: CancellationToken) {
+        let every = self.config.prune_interval;
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let mut total = (0, 0);
+            loop {
+                let storage = self.jobs.storage();
+                match storage
+                    .prune(self.namespace(), &self.config.retention, PRUNE_BATCH)
+                    .await
+                {
+                    Ok(pruned) => {
+                        total = (total.0 + pruned.runs, total.1 + pruned.keys);
+                        if pruned.runs < PRUNE_BATCH && pruned.keys < PRUNE_BATCH {
+                            break;
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(worker = %self.id, %error, "prune failed");
+                        break;
+                    }
+                }
+                if stop.is_cancelled() {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            if total != (0, 0) {
+                metrics::pruned(total.0);
+                tracing::info!(worker = %self.id, runs = total.0, keys = total.1, "pruned finished runs and expired idempotency keys");
+            }
+        }
+    }
 }
+
+/// Runs deleted (and keys forgotten) per prune statement.
+const PRUNE_BATCH: usize = 1000;
 
 /// Claimed runs started per chunk task (see [`Pool::start_batch`]).
 const START_CHUNK: usize = 32;

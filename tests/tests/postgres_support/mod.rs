@@ -174,6 +174,15 @@ impl Storage for Scoped {
         self.storage.subscribe()
     }
 
+    async fn prune(
+        &self,
+        namespace: &str,
+        retention: &jobs::Retention,
+        limit: usize,
+    ) -> Result<jobs::Pruned, jobs::Error> {
+        self.storage.prune(namespace, retention, limit).await
+    }
+
     async fn stats(
         &self,
         namespace: &str,

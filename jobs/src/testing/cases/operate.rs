@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use super::ok;
 use crate::list::ListRuns;
-use crate::run::RunStatus;
+use crate::retention::Retention;
+use crate::run::{RunId, RunStatus};
 use crate::task::Task;
 use crate::testing::Harness;
 use crate::testing::tasks::{FailPermanently, Succeed};
@@ -132,4 +133,151 @@ pub async fn replay_matching_replays_up_to_the_limit(h: Harness) {
     );
     assert_eq!(queued.runs.len(), 5);
     assert!(queued.runs.iter().all(|r| r.task == FailPermanently::NAME));
+}
+
+/// Pruning deletes finished runs older than their status's retention, in batches of at
+/// most the limit, never a run that has not finished; an idempotency key is remembered
+/// until the key window has passed since its enqueue (its run kept until then), then
+/// forgotten, and the same key makes a new run.
+pub async fn retention_prunes_finished_runs_and_forgets_keys(h: Harness) {
+    const HOUR: Duration = Duration::from_secs(3600);
+    let retention = Retention::default()
+        .succeeded(Some(HOUR))
+        .cancelled(Some(HOUR))
+        .dead_lettered(Some(2 * HOUR))
+        .key_window(3 * HOUR);
+    let storage = h.storage.clone();
+    let prune = |limit| {
+        let storage = storage.clone();
+        async move {
+            ok(
+                "prune",
+                storage.prune("conformance", &retention, limit).await,
+            )
+        }
+    };
+    let plain = ok(
+        "enqueue",
+        h.jobs.enqueue(Succeed { token: "a".into() }).await,
+    )
+    .id();
+    let dead = ok("enqueue", h.jobs.enqueue(FailPermanently {}).await).id();
+    let keyed = ok(
+        "enqueue",
+        h.jobs
+            .enqueue(Succeed { token: "k".into() })
+            .idempotency_key("k1")
+            .await,
+    )
+    .id();
+    let later = ok(
+        "enqueue",
+        h.jobs
+            .enqueue(Succeed {
+                token: "later".into(),
+            })
+            .delay(10 * HOUR)
+            .await,
+    )
+    .id();
+    ok("drain", h.jobs.drain().await);
+    let cancelled = ok(
+        "enqueue",
+        h.jobs
+            .enqueue(Succeed { token: "c".into() })
+            .delay(HOUR)
+            .await,
+    )
+    .id();
+    ok("cancel", h.jobs.runs().cancel(&cancelled).await);
+
+    let pruned = prune(100).await;
+    assert_eq!((pruned.runs, pruned.keys), (0, 0), "nothing is old yet");
+
+    h.clock.advance(HOUR + Duration::from_secs(60));
+    let pruned = prune(100).await;
+    assert_eq!(
+        (pruned.runs, pruned.keys),
+        (2, 0),
+        "the succeeded and the cancelled run"
+    );
+    assert!(h.jobs.runs().get(&plain).await.ok().flatten().is_none());
+    assert!(h.jobs.runs().get(&cancelled).await.ok().flatten().is_none());
+    assert!(matches!(
+        h.jobs.runs().attempts(&plain).await,
+        Err(crate::Error::RunNotFound { .. })
+    ));
+    // Kept: the dead letter (2 h), the keyed run (its key is remembered), the one not due.
+    for id in [dead, keyed, later] {
+        assert!(
+            h.jobs.runs().get(&id).await.ok().flatten().is_some(),
+            "{id}"
+        );
+    }
+    let again = ok(
+        "enqueue",
+        h.jobs
+            .enqueue(Succeed { token: "k".into() })
+            .idempotency_key("k1")
+            .await,
+    );
+    assert_eq!(
+        (again.id(), again.created),
+        (keyed, false),
+        "the key is remembered"
+    );
+
+    h.clock.advance(2 * HOUR);
+    let pruned = prune(100).await;
+    assert_eq!(
+        (pruned.runs, pruned.keys),
+        (2, 1),
+        "the key forgotten, then its run and the dead letter pruned"
+    );
+    assert!(h.jobs.runs().get(&keyed).await.ok().flatten().is_none());
+    assert!(h.jobs.runs().get(&dead).await.ok().flatten().is_none());
+    assert!(
+        h.jobs.runs().get(&later).await.ok().flatten().is_some(),
+        "not finished"
+    );
+    let fresh = ok(
+        "enqueue",
+        h.jobs
+            .enqueue(Succeed { token: "k".into() })
+            .idempotency_key("k1")
+            .await,
+    );
+    assert!(fresh.created, "a forgotten key makes a new run");
+
+    // Batches: at most `limit` runs per call.
+    for n in 0..3 {
+        ok(
+            "enqueue",
+            h.jobs
+                .enqueue(Succeed {
+                    token: format!("b{n}"),
+                })
+                .await,
+        );
+    }
+    ok("drain", h.jobs.drain().await);
+    h.clock.advance(2 * HOUR);
+    let mut batches = Vec::new();
+    loop {
+        let pruned = prune(2).await;
+        batches.push(pruned.runs);
+        if pruned.runs < 2 && pruned.keys < 2 {
+            break;
+        }
+    }
+    // The three just finished go, two at a time. The fresh keyed run stays (its key was
+    // taken two hours ago, inside the window), and so does the run not yet due.
+    assert_eq!(batches.iter().sum::<usize>(), 3, "{batches:?}");
+    assert!(batches.iter().all(|n| *n <= 2), "{batches:?}");
+    let left: Vec<RunId> = ok("list", h.jobs.runs().list(ListRuns::new()).await)
+        .runs
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(left, vec![fresh.id(), later]);
 }
