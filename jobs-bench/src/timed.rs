@@ -296,6 +296,10 @@ impl Storage for Timed {
         self.inner.subscribe()
     }
 
+    async fn now(&self) -> Result<chrono::DateTime<chrono::Utc>, jobs::Error> {
+        self.inner.now().await
+    }
+
     async fn prune(
         &self,
         namespace: &str,

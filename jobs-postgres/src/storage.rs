@@ -520,6 +520,16 @@ impl Storage for PgStorage {
         ))
     }
 
+    async fn now(&self) -> Result<DateTime<Utc>, Error> {
+        if let Some(now) = self.now() {
+            return Ok(now);
+        }
+        sqlx::query_scalar("SELECT now()")
+            .fetch_one(&self.inner.pool)
+            .await
+            .map_err(failed("read the database's clock"))
+    }
+
     async fn prune(
         &self,
         namespace: &str,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::enqueue::{Enqueue, EnqueueMany};
 use crate::enqueue_json::EnqueueJson;
 use crate::error::Error;
+use crate::periodic::Periodic;
 use crate::registry::Registry;
 use crate::runs::Runs;
 use crate::storage::Storage;
@@ -29,6 +30,7 @@ struct Inner {
     registry: Registry,
     max_payload_bytes: usize,
     state: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    periodic: Vec<Periodic>,
 }
 
 impl std::fmt::Debug for Jobs {
@@ -127,6 +129,11 @@ impl Jobs {
             .and_then(|value| value.downcast_ref::<T>())
     }
 
+    /// The periodic schedules registered with [`JobsBuilder::periodic`].
+    pub fn periodic_schedules(&self) -> &[Periodic] {
+        &self.inner.periodic
+    }
+
     pub(crate) fn registry(&self) -> &Registry {
         &self.inner.registry
     }
@@ -140,6 +147,7 @@ pub struct JobsBuilder {
     storage: Option<Arc<dyn Storage>>,
     max_payload_bytes: Option<usize>,
     state: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    periodic: Vec<Periodic>,
 }
 
 impl JobsBuilder {
@@ -229,6 +237,14 @@ impl JobsBuilder {
                 "namespace `{namespace}` must be 1 to 100 characters"
             )));
         }
+        let mut names: Vec<&str> = self.periodic.iter().map(Periodic::name).collect();
+        names.sort_unstable();
+        if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(Error::Config(format!(
+                "two periodic schedules are named `{}`; names must differ",
+                pair[0]
+            )));
+        }
         Ok(Jobs {
             inner: Arc::new(Inner {
                 name: self.name.unwrap_or_else(|| "jobs".to_owned()),
@@ -239,8 +255,17 @@ impl JobsBuilder {
                     .max_payload_bytes
                     .unwrap_or(Self::DEFAULT_MAX_PAYLOAD_BYTES),
                 state: self.state,
+                periodic: self.periodic,
             }),
         })
+    }
+
+    /// Runs a task on a cron schedule (see [`Periodic`]). The workers of this `Jobs`
+    /// enqueue each tick's run ahead of time; every process may register the same
+    /// schedules, and each tick still makes one run.
+    pub fn periodic(mut self, schedule: Periodic) -> Self {
+        self.periodic.push(schedule);
+        self
     }
 }
 

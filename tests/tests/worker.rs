@@ -281,6 +281,10 @@ impl jobs::Storage for SlowFinish {
         self.0.subscribe()
     }
 
+    async fn now(&self) -> Result<chrono::DateTime<chrono::Utc>, jobs::Error> {
+        self.0.now().await
+    }
+
     async fn prune(
         &self,
         namespace: &str,
@@ -444,4 +448,52 @@ async fn a_worker_prunes_finished_runs_past_their_retention() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     pruner.shutdown().await;
+}
+
+/// A worker keeps the next tick of every periodic schedule enqueued and runs it when due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_runs_periodic_schedules_on_their_ticks() {
+    let clock = ManualClock::new();
+    let jobs = Jobs::builder()
+        .namespace("periodic")
+        .storage(MemoryStorage::with_clock(clock.clone()))
+        .periodic(jobs::Periodic::new("quick-every-minute", "* * * * *", Quick { n: 7 }).unwrap())
+        .build()
+        .unwrap();
+    let worker = jobs
+        .worker()
+        .poll_interval(Duration::from_millis(5))
+        .start();
+    let list = |status| {
+        let jobs = jobs.clone();
+        async move {
+            jobs.runs()
+                .list(jobs::ListRuns::new().status(status))
+                .await
+                .unwrap()
+                .runs
+        }
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while list(RunStatus::Scheduled).await.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no tick enqueued");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let first = list(RunStatus::Scheduled).await.remove(0);
+    clock.set(first.run_at);
+    wait_for(&jobs, first.id, RunStatus::Succeeded).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let next = list(RunStatus::Scheduled).await;
+        if let Some(next) = next.first() {
+            assert_eq!(next.run_at, first.run_at + chrono::TimeDelta::minutes(1));
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the next tick was not enqueued"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    worker.shutdown().await;
 }

@@ -700,6 +700,10 @@ impl Storage for MemoryStorage {
         self.shared.events.subscribe()
     }
 
+    async fn now(&self) -> Result<DateTime<Utc>, Error> {
+        Ok(MemoryStorage::now(self))
+    }
+
     async fn prune(
         &self,
         namespace: &str,

@@ -107,6 +107,12 @@ pub trait Storage: Send + Sync + 'static {
         ))
     }
 
+    /// The storage's time: the one its statements use for due times and leases, and so
+    /// the one periodic schedules compute their ticks with. The default is the system's.
+    async fn now(&self) -> Result<DateTime<Utc>, Error> {
+        Ok(Utc::now())
+    }
+
     /// One prune batch of the namespace: forgets up to `limit` idempotency keys of
     /// finished runs enqueued longer ago than the key window, then deletes (with their
     /// attempts) up to `limit` finished runs older than `retention` keeps their status and

@@ -148,6 +148,7 @@ macro_rules! storage_conformance {
             stats_count_by_task_status_and_minute,
             replay_matching_replays_up_to_the_limit,
             retention_prunes_finished_runs_and_forgets_keys,
+            periodic_schedule_runs_once_per_tick,
         }
     };
 }

@@ -55,6 +55,8 @@ impl Jobs {
         // Queue after queue until a whole round finds nothing due: a run of one queue may
         // enqueue runs in another.
         loop {
+            // The next tick of every periodic schedule has its run (due when it is).
+            crate::periodic::ensure_next_ticks(self).await?;
             let mut ran = false;
             for (queue, tasks) in &queues {
                 while self.drain_batch(queue, tasks, &mut report).await? {

@@ -129,6 +129,8 @@ impl Pool {
             .config
             .rescue
             .then(|| tokio::spawn(self.clone().prune(stop.clone())));
+        let scheduler = (self.config.rescue && !self.jobs.periodic_schedules().is_empty())
+            .then(|| tokio::spawn(self.clone().schedule(stop.clone())));
 
         self.claim_loop(&stop).await;
         self.wait_for_attempts().await;
@@ -155,6 +157,9 @@ impl Pool {
         }
         if let Some(pruner) = pruner {
             pruner.abort();
+        }
+        if let Some(scheduler) = scheduler {
+            scheduler.abort();
         }
         let unwritten = self.held().len() + not_handed_back;
         let report = ShutdownReport {
@@ -624,6 +629,31 @@ impl Pool {
             if total != (0, 0) {
                 metrics::pruned(total.0);
                 tracing::info!(worker = %self.id, runs = total.0, keys = total.1, "pruned finished runs and expired idempotency keys");
+            }
+        }
+    }
+}
+
+impl Pool {
+    /// Every poll interval: the next tick of every periodic schedule gets its run, due at
+    /// the tick (see [`Periodic`](crate::Periodic)). Every worker does it; the tick's
+    /// idempotency key keeps one run.
+    async fn schedule(self: Arc<Self>, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(self.config.poll_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            match crate::periodic::ensure_next_ticks(&self.jobs).await {
+                Ok(0) => {}
+                Ok(created) => {
+                    tracing::debug!(worker = %self.id, created, "enqueued the next ticks of periodic schedules");
+                }
+                Err(error) => {
+                    tracing::warn!(worker = %self.id, %error, "periodic schedules: could not enqueue the next ticks")
+                }
             }
         }
     }

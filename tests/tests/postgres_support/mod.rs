@@ -174,6 +174,10 @@ impl Storage for Scoped {
         self.storage.subscribe()
     }
 
+    async fn now(&self) -> Result<chrono::DateTime<chrono::Utc>, jobs::Error> {
+        self.storage.now().await
+    }
+
     async fn prune(
         &self,
         namespace: &str,

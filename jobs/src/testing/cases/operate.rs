@@ -281,3 +281,88 @@ pub async fn retention_prunes_finished_runs_and_forgets_keys(h: Harness) {
         .collect();
     assert_eq!(left, vec![fresh.id(), later]);
 }
+
+/// A periodic schedule makes one run per tick however many `Jobs` (processes) run it at
+/// once: each tick's run is enqueued ahead (visible as `scheduled`), runs when due, and
+/// after a gap with nobody running, the first missed tick runs once, late, and the
+/// schedule resumes at the next tick to come.
+pub async fn periodic_schedule_runs_once_per_tick(h: Harness) {
+    use chrono::{TimeZone, Utc};
+
+    let start = match Utc.with_ymd_and_hms(2026, 11, 29, 10, 0, 30) {
+        chrono::LocalResult::Single(at) => at,
+        _ => panic!("a valid time"),
+    };
+    h.clock.set(start);
+    let process = || {
+        let schedule = ok(
+            "schedule",
+            crate::Periodic::new(
+                "every-minute",
+                "* * * * *",
+                Succeed {
+                    token: "tick".into(),
+                },
+            ),
+        );
+        ok(
+            "build",
+            crate::Jobs::builder()
+                .namespace("conformance")
+                .shared_storage(h.storage.clone())
+                .periodic(schedule)
+                .build(),
+        )
+    };
+    let (a, b) = (process(), process());
+    let runs = || async {
+        let mut runs = ok(
+            "list",
+            h.jobs.runs().list(ListRuns::new().task::<Succeed>()).await,
+        )
+        .runs;
+        runs.sort_by_key(|r| r.run_at);
+        runs.iter()
+            .map(|r| (r.run_at.format("%H:%M:%S").to_string(), r.status))
+            .collect::<Vec<_>>()
+    };
+
+    // Both processes look; one run for the 10:01 tick, scheduled.
+    let (ra, rb) = tokio::join!(a.drain(), b.drain());
+    assert_eq!(ok("drain", ra).attempts() + ok("drain", rb).attempts(), 0);
+    assert_eq!(
+        runs().await,
+        [("10:01:00".to_owned(), RunStatus::Scheduled)]
+    );
+    let scheduled = ok("list", h.jobs.runs().list(ListRuns::new()).await).runs;
+    assert_eq!(
+        scheduled[0].idempotency_key.as_deref(),
+        Some("periodic:every-minute:2026-11-29T10:01:00Z")
+    );
+
+    // The tick comes: it runs once, and the next tick's run is there.
+    h.clock.set(start + chrono::TimeDelta::seconds(30));
+    let (ra, rb) = tokio::join!(a.drain(), b.drain());
+    assert_eq!(ok("drain", ra).succeeded + ok("drain", rb).succeeded, 1);
+    assert_eq!(
+        runs().await,
+        [
+            ("10:01:00".to_owned(), RunStatus::Succeeded),
+            ("10:02:00".to_owned(), RunStatus::Scheduled)
+        ]
+    );
+
+    // Nobody runs from 10:01:30 to 10:06:30: the 10:02 run runs once, late; 10:03 to
+    // 10:06 are skipped; the next run is 10:07's.
+    h.clock.set(start + chrono::TimeDelta::seconds(6 * 60));
+    assert_eq!(ok("drain", b.drain().await).succeeded, 1);
+    assert_eq!(ok("drain", a.drain().await).attempts(), 0);
+    assert_eq!(
+        runs().await,
+        [
+            ("10:01:00".to_owned(), RunStatus::Succeeded),
+            ("10:02:00".to_owned(), RunStatus::Succeeded),
+            ("10:07:00".to_owned(), RunStatus::Scheduled)
+        ]
+    );
+}
