@@ -87,6 +87,84 @@ WITH claimed AS (
 )
 SELECT * FROM claimed ORDER BY priority, run_at, id";
 
+/// Claims like [`CLAIM`] for one task with per-key limits, inside a transaction that
+/// holds the task's advisory lock ([`LIMIT_LOCK`]), so no other claim of the task counts
+/// the same room. Looks at the first `$11` due runs in claim order, ranks them within
+/// their key, and takes those whose rank plus the key's running runs (`$9`, in flight)
+/// and plus its starts within the period (`$12` per `$10` µs) stay within the limits;
+/// the others wait, unclaimed, using no attempt. Records the starts (when there is a
+/// start limit) and trims the older ones. A run whose key is blocked does not stop the
+/// ones behind it; only past the `$11` window do runs wait for the window to move.
+///
+/// `$2` namespace, `$3` tasks, `$4` limit, `$5` lease (µs), `$6` worker, `$7` queue, `$8`
+/// key field, `$9` in-flight limit, `$10` start period (µs), `$11` window, `$12` start
+/// limit. NULL limits do not limit.
+const CLAIM_LIMITED: &str = "
+WITH running AS (
+    SELECT coalesce(r.payload->>$8, '') AS key, count(*) AS n
+    FROM {s}.runs AS r
+    WHERE r.namespace = $2 AND r.status = 'running' AND r.task = ANY($3::text[])
+    GROUP BY 1
+),
+expired AS (
+    DELETE FROM {s}.limit_starts AS l
+    WHERE l.namespace = $2 AND l.task = ANY($3::text[])
+      AND l.started_at <= {now} - $10 * interval '1 microsecond'
+),
+recent AS (
+    SELECT l.key, count(*) AS n
+    FROM {s}.limit_starts AS l
+    WHERE l.namespace = $2 AND l.task = ANY($3::text[])
+      AND l.started_at > {now} - $10 * interval '1 microsecond'
+    GROUP BY l.key
+),
+candidates AS (
+    SELECT c.id, c.priority, c.run_at, coalesce(c.payload->>$8, '') AS key
+    FROM {s}.runs AS c
+    WHERE c.namespace = $2
+      AND c.queue = $7
+      AND c.task = ANY($3::text[])
+      AND c.status IN ('queued', 'retrying')
+      AND c.run_at <= {now}
+    ORDER BY c.priority, c.run_at, c.id
+    LIMIT $11
+),
+ranked AS (
+    SELECT c.*, row_number() OVER (PARTITION BY c.key ORDER BY c.priority, c.run_at, c.id) AS rank
+    FROM candidates AS c
+),
+allowed AS (
+    SELECT k.id, k.key
+    FROM ranked AS k
+    LEFT JOIN running AS r ON r.key = k.key
+    LEFT JOIN recent AS s ON s.key = k.key
+    WHERE ($9::int8 IS NULL OR k.rank + coalesce(r.n, 0) <= $9)
+      AND ($12::int8 IS NULL OR k.rank + coalesce(s.n, 0) <= $12)
+    ORDER BY k.priority, k.run_at, k.id
+    LIMIT $4
+),
+claimed AS (
+    UPDATE {s}.runs AS r
+    SET status = 'running', attempt = r.attempt + 1, started_at = {now},
+        lease_until = {now} + $5 * interval '1 microsecond', worker = $6
+    FROM allowed AS a
+    WHERE r.namespace = $2 AND r.id = a.id AND r.status IN ('queued', 'retrying')
+    RETURNING {cols}, a.key AS limit_key
+),
+started AS (
+    INSERT INTO {s}.limit_starts (namespace, task, key, started_at)
+    SELECT $2, c.task, c.limit_key, {now}
+    FROM claimed AS c
+    WHERE $12::int8 IS NOT NULL
+)
+SELECT * FROM claimed ORDER BY priority, run_at, id";
+
+/// The advisory lock that serializes the claims of one limited task across processes.
+/// `$1` namespace, `$2` task.
+const LIMIT_LOCK: &str = "
+SELECT pg_advisory_xact_lock(
+    hashtextextended('jobs.limit:{s}:' || $1 || chr(31) || $2, 0))";
+
 /// Extends the leases still held. Callers pass ids sorted, so that this statement and a
 /// finish of the same worker lock rows in one order and cannot deadlock. Planned like
 /// `FINISH`, for the same reasons.
@@ -436,6 +514,8 @@ pub(crate) struct Sql {
     pub(crate) cancel: String,
     pub(crate) replay: String,
     pub(crate) stats: String,
+    pub(crate) claim_limited: String,
+    pub(crate) limit_lock: String,
     pub(crate) forget_keys: String,
     pub(crate) prune: String,
     /// The start of a `list`; the caller appends filters, order and limit.
@@ -472,6 +552,8 @@ impl Sql {
             cancel: format(CANCEL),
             replay: format(REPLAY),
             stats: format(STATS),
+            claim_limited: format(CLAIM_LIMITED),
+            limit_lock: format(LIMIT_LOCK),
             forget_keys: format(FORGET_KEYS),
             prune: format(PRUNE),
             list_head: format("SELECT {cols} FROM {s}.runs AS r WHERE r.namespace = $2"),

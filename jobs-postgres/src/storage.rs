@@ -12,7 +12,9 @@ use jobs::storage::{
     AttemptResult, ClaimRequest, Enqueued, Finished, Heartbeat, Lease, NewRun, Outcome, Schedule,
     Storage, StorageEvent,
 };
-use jobs::{Attempt, Error, ListRuns, Page, Pruned, Retention, Run, RunId, RunStatus, Stats};
+use jobs::{
+    Attempt, Error, KeyLimit, ListRuns, Page, Pruned, Retention, Run, RunId, RunStatus, Stats,
+};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::types::Json;
 use sqlx::{Arguments, Encode, PgConnection, Postgres, Row, Type};
@@ -49,6 +51,44 @@ fn count(row: &PgRow, column: &str) -> Result<i64, Error> {
 }
 
 /// The parameters of the claim statement.
+/// How many due runs a limited claim looks at (see `sql::CLAIM_LIMITED`).
+const LIMITED_WINDOW: i64 = 10_000;
+
+impl PgStorage {
+    /// A claim of one task with per-key limits: in a transaction holding the task's
+    /// advisory lock.
+    async fn claim_limited(
+        &self,
+        request: &ClaimRequest,
+        limit: &KeyLimit,
+    ) -> Result<Vec<Run>, Error> {
+        let fail = failed("claim runs with per-key limits");
+        let mut tx = self.inner.pool.begin().await.map_err(fail)?;
+        for task in &request.tasks {
+            sqlx::query(&self.inner.sql.limit_lock)
+                .bind(&request.namespace)
+                .bind(task)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed("lock a limited task"))?;
+        }
+        let mut args = claim_args(self.now(), request)?;
+        add(&mut args, limit.field())?;
+        add(&mut args, limit.in_flight_max().map(i64::from))?;
+        add(&mut args, limit.starts_max().map(|(_, per)| micros(per)))?;
+        add(&mut args, LIMITED_WINDOW)?;
+        add(&mut args, limit.starts_max().map(|(max, _)| i64::from(max)))?;
+        let rows = sqlx::query_with(&self.inner.sql.claim_limited, args)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(failed("claim runs with per-key limits"))?;
+        tx.commit()
+            .await
+            .map_err(failed("claim runs with per-key limits"))?;
+        rows.iter().map(rows::run).collect()
+    }
+}
+
 pub(crate) fn claim_args(now: Now, request: &ClaimRequest) -> Result<PgArguments, Error> {
     let mut args = PgArguments::default();
     add(&mut args, now)?;
@@ -314,6 +354,9 @@ impl Storage for PgStorage {
             return Ok(Vec::new());
         }
         self.inner.events.claims_from(&request.namespace);
+        if let Some(limit) = &request.key_limit {
+            return self.claim_limited(&request, limit).await;
+        }
         let args = claim_args(self.now(), &request)?;
         let rows = sqlx::query_with(&self.inner.sql.claim, args)
             .fetch_all(&self.inner.pool)

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::enqueue::{Enqueue, EnqueueMany};
 use crate::enqueue_json::EnqueueJson;
 use crate::error::Error;
+use crate::limits::KeyLimit;
 use crate::periodic::Periodic;
 use crate::registry::Registry;
 use crate::runs::Runs;
@@ -31,6 +32,7 @@ struct Inner {
     max_payload_bytes: usize,
     state: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
     periodic: Vec<Periodic>,
+    limits: HashMap<&'static str, KeyLimit>,
 }
 
 impl std::fmt::Debug for Jobs {
@@ -129,6 +131,30 @@ impl Jobs {
             .and_then(|value| value.downcast_ref::<T>())
     }
 
+    /// The per-key limits of task `task`, if [`JobsBuilder::limit`] set any.
+    pub fn limit_of(&self, task: &str) -> Option<&KeyLimit> {
+        self.inner.limits.get(task)
+    }
+
+    /// What to claim for `queue`: its tasks without limits together, and each limited
+    /// task on its own with its limits.
+    pub(crate) fn claim_groups(&self, queue: &str) -> Vec<(Vec<String>, Option<KeyLimit>)> {
+        let (limited, free): (Vec<String>, Vec<String>) = self
+            .registry()
+            .names_in(queue)
+            .into_iter()
+            .partition(|task| self.limit_of(task).is_some());
+        let mut groups = Vec::new();
+        if !free.is_empty() {
+            groups.push((free, None));
+        }
+        for task in limited {
+            let limit = self.limit_of(&task).cloned();
+            groups.push((vec![task], limit));
+        }
+        groups
+    }
+
     /// The periodic schedules registered with [`JobsBuilder::periodic`].
     pub fn periodic_schedules(&self) -> &[Periodic] {
         &self.inner.periodic
@@ -148,6 +174,7 @@ pub struct JobsBuilder {
     max_payload_bytes: Option<usize>,
     state: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
     periodic: Vec<Periodic>,
+    limits: HashMap<&'static str, KeyLimit>,
 }
 
 impl JobsBuilder {
@@ -256,8 +283,32 @@ impl JobsBuilder {
                     .unwrap_or(Self::DEFAULT_MAX_PAYLOAD_BYTES),
                 state: self.state,
                 periodic: self.periodic,
+                limits: self.limits,
             }),
         })
+    }
+
+    /// Limits the runs of task `T` per key of its payload (see [`KeyLimit`]): at most so
+    /// many in flight, or started per period, for each value of a field.
+    ///
+    /// ```rust,standalone_crate
+    /// use std::time::Duration;
+    /// use jobs::{Jobs, KeyLimit, MemoryStorage};
+    ///
+    /// #[jobs::task(queue = "webhooks")]
+    /// async fn deliver_webhook(endpoint_id: String, body: String) {}
+    ///
+    /// # fn main() -> Result<(), jobs::Error> {
+    /// let jobs = Jobs::builder()
+    ///     .storage(MemoryStorage::new())
+    ///     .limit::<DeliverWebhook>(KeyLimit::by("endpoint_id").in_flight(2).starts(10, Duration::from_secs(60)))
+    ///     .build()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn limit<T: Task>(mut self, limit: KeyLimit) -> Self {
+        self.limits.insert(T::NAME, limit);
+        self
     }
 
     /// Runs a task on a cron schedule (see [`Periodic`]). The workers of this `Jobs`

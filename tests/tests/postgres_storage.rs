@@ -495,3 +495,67 @@ async fn the_database_clock_decides() {
         .unwrap();
     assert_eq!(scheduled.runs.len(), 1);
 }
+
+/// A per-key in-flight limit holds across processes: four storages (each its own pool,
+/// as four worker processes would have) claim the runs of one key concurrently, each
+/// holding what it claims for a moment; at no time are more than two held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_key_limit_holds_across_concurrent_claimers() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let schema = schema_name("limit");
+    let _guard = SchemaGuard(schema.clone());
+    let first = storage(&schema, None, 4).await;
+    let jobs = jobs_over(&first, "lim");
+    jobs.enqueue_many((0..40).map(|n| Noop { n }))
+        .await
+        .unwrap();
+    // Every run has the same key: the limit reads a field they do not have (the empty key).
+    let limit = jobs::KeyLimit::by("endpoint").in_flight(2);
+    let held = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let storage = storage(&schema, None, 2).await;
+        let (limit, held, peak, done) = (limit.clone(), held.clone(), peak.clone(), done.clone());
+        tasks.spawn(async move {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while done.load(Ordering::SeqCst) < 40 {
+                assert!(Instant::now() < deadline, "the runs were not all claimed");
+                let request = claim_request("lim", 5).key_limit(limit.clone());
+                let runs = storage.claim(request).await.unwrap();
+                if runs.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    continue;
+                }
+                let now = held.fetch_add(runs.len(), Ordering::SeqCst) + runs.len();
+                peak.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                // Counted down before the finish is written, so a run is never counted
+                // beside one claimed after the storage saw it finish.
+                held.fetch_sub(runs.len(), Ordering::SeqCst);
+                let outcomes: Vec<Outcome> = runs
+                    .iter()
+                    .map(|run| Outcome::new(Lease::of(run), AttemptResult::Succeeded))
+                    .collect();
+                let count = outcomes.len();
+                storage.finish("lim", outcomes).await.unwrap();
+                done.fetch_add(count, Ordering::SeqCst);
+            }
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined.unwrap();
+    }
+    assert_eq!(done.load(Ordering::SeqCst), 40);
+    let peak = peak.load(Ordering::SeqCst);
+    assert!(
+        peak <= 2,
+        "{peak} runs of one key held at once; the limit is 2"
+    );
+    assert_eq!(
+        peak, 2,
+        "the limit was reached, so the test tested something"
+    );
+}

@@ -497,3 +497,67 @@ async fn a_worker_runs_periodic_schedules_on_their_ticks() {
     }
     worker.shutdown().await;
 }
+
+static PER_KEY_RUNNING: AtomicUsize = AtomicUsize::new(0);
+static PER_KEY_PEAK: AtomicUsize = AtomicUsize::new(0);
+
+#[jobs::task(retry(attempts = 1))]
+async fn call_endpoint(endpoint_id: String) {
+    let _ = endpoint_id;
+    let now = PER_KEY_RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+    PER_KEY_PEAK.fetch_max(now, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    PER_KEY_RUNNING.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// A worker with free slots still runs one run of a key at a time under `in_flight(1)`,
+/// while another key's run goes beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_keeps_a_key_within_its_limit() {
+    let clock = ManualClock::new();
+    let jobs = Jobs::builder()
+        .namespace("limits")
+        .storage(MemoryStorage::with_clock(clock.clone()))
+        .limit::<CallEndpoint>(jobs::KeyLimit::by("endpoint_id").in_flight(1))
+        .build()
+        .unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(
+            jobs.enqueue(CallEndpoint {
+                endpoint_id: "ep_1".into(),
+            })
+            .await
+            .unwrap()
+            .id(),
+        );
+    }
+    let other = jobs
+        .enqueue(CallEndpoint {
+            endpoint_id: "ep_2".into(),
+        })
+        .await
+        .unwrap()
+        .id();
+    let worker = jobs
+        .worker()
+        .concurrency(8)
+        .poll_interval(Duration::from_millis(5))
+        .start();
+    for id in ids.iter().chain([&other]) {
+        wait_for(&jobs, *id, RunStatus::Succeeded).await;
+    }
+    worker.shutdown().await;
+    assert_eq!(
+        PER_KEY_PEAK.load(Ordering::SeqCst),
+        2,
+        "one run of ep_1 at a time, beside the one of ep_2"
+    );
+    for id in &ids {
+        assert_eq!(
+            jobs.runs().get(id).await.unwrap().unwrap().attempt,
+            1,
+            "no attempt used waiting"
+        );
+    }
+}

@@ -1,6 +1,6 @@
 //! `MemoryStorage`: every promise of the storage interface, in one process's memory.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use super::{
 };
 use crate::clock::{Clock, SystemClock, add};
 use crate::error::Error;
+use crate::limits::KeyLimit;
 use crate::list::{ListRuns, Page};
 use crate::retention::{Pruned, Retention};
 use crate::run::{Attempt, AttemptOutcome, Run, RunId, RunStatus};
@@ -55,6 +56,9 @@ struct Space {
     /// Claimable runs by queue, then by task.
     queues: HashMap<String, HashMap<String, TaskQueue>>,
     running: BTreeSet<RunId>,
+    /// When runs of a task with a start limit were claimed, by (task, key): the log the
+    /// limit counts, trimmed to its period.
+    starts: HashMap<(String, String), VecDeque<DateTime<Utc>>>,
 }
 
 struct Row {
@@ -248,6 +252,66 @@ impl Space {
         picked
     }
 
+    /// Like [`pick`](Self::pick), for tasks with per-key limits: skips (and leaves
+    /// waiting) the runs whose key has as many runs running, or started within the
+    /// period, as the limit allows; records the starts it allows.
+    fn pick_limited(
+        &mut self,
+        queue: &str,
+        tasks: &[String],
+        limit: &KeyLimit,
+        max: usize,
+        now: DateTime<Utc>,
+    ) -> Vec<RunId> {
+        let mut picked = Vec::new();
+        for task in tasks {
+            let mut in_flight: HashMap<String, u32> = HashMap::new();
+            for id in &self.running {
+                if let Some(row) = self.runs.get(id).filter(|row| row.run.task == *task) {
+                    *in_flight.entry(limit.key_of(&row.run.payload)).or_default() += 1;
+                }
+            }
+            let Some(by_task) = self.queues.get_mut(queue).and_then(|q| q.get_mut(task)) else {
+                continue;
+            };
+            by_task.promote(now);
+            let mut taken = Vec::new();
+            for &(priority, at, id) in &by_task.due {
+                if picked.len() + taken.len() >= max {
+                    break;
+                }
+                let Some(row) = self.runs.get(&id) else {
+                    continue;
+                };
+                let key = limit.key_of(&row.run.payload);
+                let running = in_flight.get(&key).copied().unwrap_or(0);
+                if limit.in_flight_max().is_some_and(|max| running >= max) {
+                    continue;
+                }
+                if let Some((max, per)) = limit.starts_max() {
+                    let log = self.starts.entry((task.clone(), key.clone())).or_default();
+                    let since = chrono::TimeDelta::from_std(per)
+                        .ok()
+                        .and_then(|per| now.checked_sub_signed(per));
+                    while log.front().is_some_and(|t| since.is_some_and(|s| *t <= s)) {
+                        log.pop_front();
+                    }
+                    if log.len() >= max as usize {
+                        continue;
+                    }
+                    log.push_back(now);
+                }
+                *in_flight.entry(key).or_default() += 1;
+                taken.push((priority, at, id));
+            }
+            for entry in &taken {
+                by_task.due.remove(entry);
+            }
+            picked.extend(taken.into_iter().map(|(_, _, id)| id));
+        }
+        picked
+    }
+
     /// Starts the next attempt of a picked run under a lease; returns the run as claimed.
     fn start_attempt(
         &mut self,
@@ -374,7 +438,12 @@ impl Storage for MemoryStorage {
         let Some(space) = state.namespaces.get_mut(&request.namespace) else {
             return Ok(Vec::new());
         };
-        let picked = space.pick(&request.queue, &request.tasks, request.limit, now);
+        let picked = match &request.key_limit {
+            None => space.pick(&request.queue, &request.tasks, request.limit, now),
+            Some(limit) => {
+                space.pick_limited(&request.queue, &request.tasks, limit, request.limit, now)
+            }
+        };
         let lease_until = add(now, request.lease);
         let mut claimed = Vec::with_capacity(picked.len());
         for id in picked {

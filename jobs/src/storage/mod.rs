@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
 use crate::error::Error;
+use crate::limits::KeyLimit;
 use crate::list::{ListRuns, Page};
 use crate::retention::{Pruned, Retention};
 use crate::run::{Attempt, Run, RunId};
@@ -237,6 +238,8 @@ pub struct ClaimRequest {
     pub lease: Duration,
     /// Who claims, for operators reading the runs.
     pub worker: String,
+    /// Per-key limits of the (single) task claimed: runs over them are not claimed.
+    pub key_limit: Option<KeyLimit>,
 }
 
 impl ClaimRequest {
@@ -255,7 +258,14 @@ impl ClaimRequest {
             limit,
             lease,
             worker: worker.into(),
+            key_limit: None,
         }
+    }
+
+    /// Holds the claim to `limit` (for a request of one task).
+    pub fn key_limit(mut self, limit: KeyLimit) -> Self {
+        self.key_limit = Some(limit);
+        self
     }
 
     /// Claims from `queue` instead of the default one.

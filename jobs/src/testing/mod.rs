@@ -149,6 +149,7 @@ macro_rules! storage_conformance {
             replay_matching_replays_up_to_the_limit,
             retention_prunes_finished_runs_and_forgets_keys,
             periodic_schedule_runs_once_per_tick,
+            key_limits_hold_runs_back_without_using_attempts,
         }
     };
 }

@@ -10,6 +10,7 @@ use super::metrics;
 use crate::client::Jobs;
 use crate::context::Context;
 use crate::error::Error;
+use crate::limits::KeyLimit;
 use crate::storage::{AttemptResult, ClaimRequest, Lease, Outcome};
 
 /// What [`Jobs::drain`] did.
@@ -46,11 +47,15 @@ impl Jobs {
     /// A storage failure.
     pub async fn drain(&self) -> Result<DrainReport, Error> {
         let mut report = DrainReport::default();
-        let queues: Vec<(&'static str, Vec<String>)> = self
+        let groups: Vec<(&'static str, Vec<String>, Option<KeyLimit>)> = self
             .registry()
             .queues()
             .into_iter()
-            .map(|queue| (queue, self.registry().names_in(queue)))
+            .flat_map(|queue| {
+                self.claim_groups(queue)
+                    .into_iter()
+                    .map(move |(tasks, limit)| (queue, tasks, limit))
+            })
             .collect();
         // Queue after queue until a whole round finds nothing due: a run of one queue may
         // enqueue runs in another.
@@ -58,8 +63,8 @@ impl Jobs {
             // The next tick of every periodic schedule has its run (due when it is).
             crate::periodic::ensure_next_ticks(self).await?;
             let mut ran = false;
-            for (queue, tasks) in &queues {
-                while self.drain_batch(queue, tasks, &mut report).await? {
+            for (queue, tasks, limit) in &groups {
+                while self.drain_batch(queue, tasks, limit, &mut report).await? {
                     ran = true;
                 }
             }
@@ -75,9 +80,10 @@ impl Jobs {
         &self,
         queue: &str,
         tasks: &[String],
+        limit: &Option<KeyLimit>,
         report: &mut DrainReport,
     ) -> Result<bool, Error> {
-        let request = ClaimRequest::new(
+        let mut request = ClaimRequest::new(
             self.namespace(),
             tasks.to_vec(),
             100,
@@ -85,6 +91,9 @@ impl Jobs {
             format!("{}:drain", self.name()),
         )
         .queue(queue);
+        if let Some(limit) = limit {
+            request = request.key_limit(limit.clone());
+        }
         let runs = self.storage().claim(request).await?;
         if runs.is_empty() {
             return Ok(false);

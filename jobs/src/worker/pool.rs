@@ -60,6 +60,8 @@ pub(crate) struct Pool {
     config: Config,
     id: String,
     tasks: Vec<String>,
+    /// What each claim asks for: see [`Jobs::claim_groups`].
+    groups: Vec<(Vec<String>, Option<crate::KeyLimit>)>,
     held: Mutex<IdMap<Held>>,
     /// Handlers executing now; the free slots are `concurrency - running`.
     running: AtomicUsize,
@@ -85,11 +87,13 @@ impl Pool {
     pub(crate) fn new(jobs: Jobs, config: Config, id: String) -> Self {
         let (results, results_rx) = mpsc::unbounded_channel();
         let tasks = jobs.registry().names_in(&config.queue);
+        let groups = jobs.claim_groups(&config.queue);
         Pool {
             jobs,
             config,
             id,
             tasks,
+            groups,
             held: Mutex::new(IdMap::default()),
             running: AtomicUsize::new(0),
             unwritten: AtomicUsize::new(0),
@@ -179,19 +183,10 @@ impl Pool {
             let free = self.free_slots();
             let mut claimed = 0;
             if free > 0 && !self.tasks.is_empty() {
-                let request = ClaimRequest::new(
-                    self.namespace(),
-                    self.tasks.clone(),
-                    free,
-                    self.config.lease,
-                    self.id.clone(),
-                )
-                .queue(self.config.queue.clone());
-                match self.jobs.storage().claim(request).await {
-                    Ok(runs) => {
+                match self.claim(free).await {
+                    Ok(count) => {
                         failures = 0;
-                        claimed = runs.len();
-                        self.start_batch(runs);
+                        claimed = count;
                     }
                     Err(error) => {
                         failures = failures.saturating_add(1);
@@ -223,6 +218,33 @@ impl Pool {
         concurrency
             .saturating_sub(running)
             .min((2 * concurrency).saturating_sub(running + unwritten))
+    }
+
+    /// Claims up to `free` runs, group by group (the unlimited tasks together, each task
+    /// with per-key limits on its own), and starts them; returns how many.
+    async fn claim(self: &Arc<Self>, free: usize) -> Result<usize, crate::Error> {
+        let mut claimed = 0;
+        for (tasks, limit) in &self.groups {
+            let room = free.saturating_sub(claimed);
+            if room == 0 {
+                break;
+            }
+            let mut request = ClaimRequest::new(
+                self.namespace(),
+                tasks.clone(),
+                room,
+                self.config.lease,
+                self.id.clone(),
+            )
+            .queue(self.config.queue.clone());
+            if let Some(limit) = limit {
+                request = request.key_limit(limit.clone());
+            }
+            let runs = self.jobs.storage().claim(request).await?;
+            claimed += runs.len();
+            self.start_batch(runs);
+        }
+        Ok(claimed)
     }
 
     /// Sleeps until a storage event, a freed slot, the poll interval or `stop`.

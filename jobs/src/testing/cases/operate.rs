@@ -366,3 +366,91 @@ pub async fn periodic_schedule_runs_once_per_tick(h: Harness) {
         ]
     );
 }
+
+/// Per-key limits hold claims back without using attempts: with one in flight per key,
+/// a claim takes the first run of each key and nothing more until a run of that key
+/// finishes; with two starts per minute, a key gets two runs a minute.
+pub async fn key_limits_hold_runs_back_without_using_attempts(h: Harness) {
+    use crate::limits::KeyLimit;
+    use crate::storage::{AttemptResult, ClaimRequest, Lease, Outcome};
+
+    let jobs = h.jobs.clone();
+    let enqueue = |token: &'static str| {
+        let jobs = jobs.clone();
+        async move {
+            ok(
+                "enqueue",
+                jobs.enqueue(Succeed {
+                    token: token.into(),
+                })
+                .await,
+            )
+            .id()
+        }
+    };
+    let a1 = enqueue("a").await;
+    let a2 = enqueue("a").await;
+    let _a3 = enqueue("a").await;
+    let b1 = enqueue("b").await;
+    let storage = h.storage.clone();
+    let claim = |limit: KeyLimit| {
+        let storage = storage.clone();
+        async move {
+            let request = ClaimRequest::new(
+                "conformance",
+                vec![Succeed::NAME.to_owned()],
+                10,
+                Duration::from_secs(30),
+                "conformance-worker",
+            )
+            .key_limit(limit);
+            ok("claim", storage.claim(request).await)
+        }
+    };
+    let one_at_a_time = KeyLimit::by("token").in_flight(1);
+    let first = claim(one_at_a_time.clone()).await;
+    assert_eq!(first.iter().map(|r| r.id).collect::<Vec<_>>(), vec![a1, b1]);
+    assert!(
+        claim(one_at_a_time.clone()).await.is_empty(),
+        "a and b are at their limit"
+    );
+    assert_eq!(h.run(a2).await.attempt, 0, "waiting uses no attempt");
+    let done = vec![Outcome::new(Lease::of(&first[0]), AttemptResult::Succeeded)];
+    ok("finish", h.storage.finish("conformance", done).await);
+    let next = claim(one_at_a_time.clone()).await;
+    assert_eq!(next.iter().map(|r| r.id).collect::<Vec<_>>(), vec![a2]);
+
+    // Starts per period: two a minute for key c, whatever finishes.
+    let mut c = Vec::new();
+    for _ in 0..4 {
+        c.push(enqueue("c").await);
+    }
+    let rate = KeyLimit::by("token").starts(2, Duration::from_secs(60));
+    let started: Vec<_> = claim(rate.clone())
+        .await
+        .into_iter()
+        .filter(|r| r.payload["token"] == "c")
+        .collect();
+    assert_eq!(
+        started.iter().map(|r| r.id).collect::<Vec<_>>(),
+        c[..2].to_vec()
+    );
+    let done = started
+        .iter()
+        .map(|r| Outcome::new(Lease::of(r), AttemptResult::Succeeded))
+        .collect();
+    ok("finish", h.storage.finish("conformance", done).await);
+    let more = claim(rate.clone()).await;
+    assert!(
+        more.iter().all(|r| r.payload["token"] != "c"),
+        "no third start of c within the minute: {more:?}"
+    );
+    h.clock.advance(Duration::from_secs(61));
+    let later: Vec<_> = claim(rate)
+        .await
+        .into_iter()
+        .filter(|r| r.payload["token"] == "c")
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(later, c[2..].to_vec());
+}
