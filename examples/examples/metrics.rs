@@ -51,14 +51,7 @@ async fn main() -> Result<(), examples::Report> {
     let worker = jobs.worker().concurrency(4).start();
 
     let app = Router::new().route("/metrics", get(move || async move { prometheus.render() }));
-    let port: u16 = match std::env::var("PORT") {
-        Ok(port) => port
-            .parse()
-            .map_err(|_| format!("PORT={port} is not a port"))?,
-        Err(_) => 0,
-    };
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    let base = format!("http://{}", listener.local_addr()?);
+    let (listener, base) = examples::listen().await?;
     println!("metrics at {base}/metrics");
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 

@@ -126,14 +126,7 @@ async fn main() -> Result<(), examples::Report> {
         .route("/runs/{id}", get(get_run))
         .with_state(jobs.clone())
         .nest("/jobs", jobs_web::router(jobs.clone()));
-    let port: u16 = match std::env::var("PORT") {
-        Ok(port) => port
-            .parse()
-            .map_err(|_| format!("PORT={port} is not a port"))?,
-        Err(_) => 0,
-    };
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    let base = format!("http://{}", listener.local_addr()?);
+    let (listener, base) = examples::listen().await?;
     println!("listening on {base}");
     println!("the dashboard: {base}/jobs");
 

@@ -325,6 +325,24 @@ pub fn human(duration: Duration) -> String {
     parts.join(" ")
 }
 
+/// Listens on 127.0.0.1 at `$PORT` (any free port when it is unset) and returns the
+/// listener with its base URL, `http://127.0.0.1:<port>`.
+///
+/// # Errors
+///
+/// `PORT` is not a port number, or the address cannot be bound.
+pub async fn listen() -> Result<(tokio::net::TcpListener, String), BoxError> {
+    let port: u16 = match std::env::var("PORT") {
+        Ok(port) => port
+            .parse()
+            .map_err(|_| format!("PORT={port} is not a port"))?,
+        Err(_) => 0,
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    Ok((listener, base))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
