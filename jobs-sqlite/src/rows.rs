@@ -1,0 +1,146 @@
+//! Rows into `jobs` values, and `jobs` values into column values.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use jobs::{Attempt, AttemptOutcome, Error, Run, RunId, RunStatus};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use uuid::Uuid;
+
+/// The columns of a run, in the order [`run`] reads them.
+pub(crate) const RUN_COLUMNS: &str = "id, namespace, task, queue, status, payload, attempt, \
+    max_attempts, priority, idempotency_key, created_at, run_at, started_at, finished_at, \
+    last_error, replay_of, replay_reason";
+
+/// The longest lease or delay a statement accepts (100 years); longer ones are cut to it.
+const MAX_MICROS: i64 = 100 * 366 * 24 * 3600 * 1_000_000;
+
+/// `duration` in microseconds, at most 100 years.
+pub(crate) fn micros(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).map_or(MAX_MICROS, |us| us.min(MAX_MICROS))
+}
+
+/// A time as stored: microseconds since the Unix epoch. Times before it are stored as it.
+pub(crate) fn stamp(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros().max(0)
+}
+
+/// A stored time back.
+pub(crate) fn time(us: i64) -> Result<DateTime<Utc>, Error> {
+    DateTime::from_timestamp_micros(us).ok_or_else(|| {
+        Error::storage(
+            "read a time from SQLite",
+            format!("{us} µs since 1970 is out of range"),
+        )
+    })
+}
+
+fn optional_time(us: Option<i64>) -> Result<Option<DateTime<Utc>>, Error> {
+    us.map(time).transpose()
+}
+
+/// A `u32` count from an `INTEGER` column.
+fn count(value: i64) -> u32 {
+    u32::try_from(value.max(0)).unwrap_or(u32::MAX)
+}
+
+/// An id as stored: hyphenated lowercase text.
+pub(crate) fn id_text(id: RunId) -> String {
+    id.as_uuid().hyphenated().to_string()
+}
+
+/// A stored id back.
+pub(crate) fn run_id(text: &str) -> Result<RunId, Error> {
+    Uuid::parse_str(text)
+        .map(RunId::from_uuid)
+        .map_err(|e| Error::storage("read a run id from SQLite", e))
+}
+
+/// The status a reader sees: a stored `queued` run whose first attempt is not due yet is
+/// `scheduled`.
+pub(crate) fn visible(
+    status: RunStatus,
+    attempt: u32,
+    run_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> RunStatus {
+    if status == RunStatus::Queued && attempt == 0 && run_at > now {
+        RunStatus::Scheduled
+    } else {
+        status
+    }
+}
+
+fn get<'r, T>(row: &'r SqliteRow, column: &str) -> Result<T, Error>
+where
+    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    row.try_get(column)
+        .map_err(|e| Error::storage("read a run from SQLite", e))
+}
+
+/// A `Run` from a row holding [`RUN_COLUMNS`], its status as seen at `now`.
+pub(crate) fn run(row: &SqliteRow, now: DateTime<Utc>) -> Result<Run, Error> {
+    let status: RunStatus = get::<&str>(row, "status")?.parse()?;
+    let attempt = count(get(row, "attempt")?);
+    let run_at = time(get(row, "run_at")?)?;
+    let payload: &str = get(row, "payload")?;
+    let payload = serde_json::from_str(payload)
+        .map_err(|e| Error::storage("read a run's payload from SQLite", e))?;
+    Ok(Run {
+        id: run_id(get(row, "id")?)?,
+        namespace: get(row, "namespace")?,
+        task: get(row, "task")?,
+        queue: get(row, "queue")?,
+        status: visible(status, attempt, run_at, now),
+        payload,
+        attempt,
+        max_attempts: count(get(row, "max_attempts")?),
+        priority: i16::try_from(get::<i64>(row, "priority")?).unwrap_or(0),
+        idempotency_key: get(row, "idempotency_key")?,
+        created_at: time(get(row, "created_at")?)?,
+        run_at,
+        started_at: optional_time(get(row, "started_at")?)?,
+        finished_at: optional_time(get(row, "finished_at")?)?,
+        last_error: get(row, "last_error")?,
+        replay_of: get::<Option<&str>>(row, "replay_of")?
+            .map(run_id)
+            .transpose()?,
+        replay_reason: get(row, "replay_reason")?,
+    })
+}
+
+/// An `Attempt` from a row of the `attempts` table.
+pub(crate) fn attempt(row: &SqliteRow) -> Result<Attempt, Error> {
+    Ok(Attempt {
+        number: count(get(row, "number")?),
+        started_at: time(get(row, "started_at")?)?,
+        finished_at: optional_time(get(row, "finished_at")?)?,
+        outcome: get::<&str>(row, "outcome")?.parse::<AttemptOutcome>()?,
+        error: get(row, "error")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_round_trip_to_the_microsecond() {
+        let at = DateTime::from_timestamp_micros(1_795_000_000_123_456).unwrap_or_default();
+        assert_eq!(time(stamp(at)).ok(), Some(at));
+        assert_eq!(
+            stamp(DateTime::<Utc>::MIN_UTC),
+            0,
+            "before 1970 is stored as 1970"
+        );
+        assert!(time(i64::MAX).is_err());
+    }
+
+    #[test]
+    fn long_delays_are_capped() {
+        assert_eq!(micros(Duration::from_millis(1500)), 1_500_000);
+        assert_eq!(micros(Duration::MAX), MAX_MICROS);
+    }
+}

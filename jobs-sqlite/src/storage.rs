@@ -1,0 +1,1050 @@
+//! `impl Storage for SqliteStorage`.
+//!
+//! Every write is one `BEGIN IMMEDIATE` transaction on the writer connection: it holds the
+//! file's write lock from its first read to its commit, so it acts on exactly the state it
+//! read, whichever process writes next. Batches (new runs, leases, results) travel as one
+//! JSON array bound to one statement and unpacked by `json_each`, so a batch costs one
+//! statement, not one per run. Reads use the reader pool; WAL lets them run beside a
+//! write and see what was committed before they started.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use jobs::stats::{MAX_STATS_WINDOW, StatusCount, window_start};
+use jobs::storage::{
+    AttemptResult, CANCELLED, ClaimRequest, Enqueued, Finished, Heartbeat, INTERRUPTED,
+    LEASE_EXPIRED, Lease, NewRun, Outcome, Schedule, Storage, StorageEvent,
+};
+use jobs::{
+    Attempt, AttemptOutcome, Error, KeyLimit, ListRuns, Page, Pruned, Retention, Run, RunId,
+    RunStatus, Stats,
+};
+use serde_json::{Value, json};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, Transaction};
+use tokio::sync::broadcast;
+
+use crate::SqliteStorage;
+use crate::rows::{self, RUN_COLUMNS, id_text, micros, stamp, time};
+
+type Tx = Transaction<'static, Sqlite>;
+
+/// How many due runs a claim with per-key limits looks at (as on PostgreSQL).
+const LIMITED_WINDOW: i64 = 10_000;
+
+/// The statuses of finished runs, as SQL.
+const FINAL: &str = "('succeeded', 'cancelled', 'dead_lettered')";
+
+fn failed(action: &'static str) -> impl Fn(sqlx::Error) -> Error {
+    move |e| Error::storage(action, e)
+}
+
+fn not_found(namespace: &str, id: RunId) -> Error {
+    Error::RunNotFound {
+        id,
+        namespace: namespace.to_owned(),
+    }
+}
+
+/// A JSON array as text, for `json_each(?)`.
+fn array(items: Vec<Value>) -> String {
+    Value::Array(items).to_string()
+}
+
+/// `(id, attempt)` pairs of leases, for the `(id, attempt) IN (...)` fence.
+fn lease_array(leases: &[Lease]) -> String {
+    array(
+        leases
+            .iter()
+            .map(|lease| json!([id_text(lease.id), lease.attempt]))
+            .collect(),
+    )
+}
+
+/// The `(id, attempt)` pairs of rows that returned them.
+fn returned_leases(rows: &[SqliteRow], action: &'static str) -> Result<HashSet<Lease>, Error> {
+    rows.iter()
+        .map(|row| {
+            let id: &str = row.try_get("id").map_err(failed(action))?;
+            let attempt: i64 = row.try_get("attempt").map_err(failed(action))?;
+            Ok(Lease {
+                id: rows::run_id(id)?,
+                attempt: u32::try_from(attempt).unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+/// One `json_each` row unpacked into named columns: `$[0] AS a, $[1] AS b, ...`.
+macro_rules! unpack {
+    ($($column:literal),+ $(,)?) => {{
+        let mut columns = Vec::new();
+        for (index, column) in [$($column),+].iter().enumerate() {
+            columns.push(format!("json_extract(j.value, '$[{index}]') AS {column}"));
+        }
+        columns.join(", ")
+    }};
+}
+
+impl SqliteStorage {
+    /// A write transaction holding the file's write lock.
+    async fn write(&self, action: &'static str) -> Result<Tx, Error> {
+        self.inner
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(failed(action))
+    }
+
+    /// Now, to the microsecond (the precision stored), as a time and as stored.
+    fn now(&self) -> (DateTime<Utc>, i64) {
+        let us = stamp(self.clock_now());
+        (
+            DateTime::from_timestamp_micros(us).unwrap_or(DateTime::UNIX_EPOCH),
+            us,
+        )
+    }
+
+    fn available(&self, namespace: &str) {
+        self.emit(StorageEvent::RunsAvailable {
+            namespace: namespace.to_owned(),
+        });
+    }
+
+    /// Stores the runs (one statement) and reads back the runs holding keys that were
+    /// taken, all in one transaction.
+    async fn insert(&self, runs: &[NewRun]) -> Result<Vec<Enqueued>, Error> {
+        let action = "enqueue runs";
+        let (now, now_us) = self.now();
+        let mut items = Vec::with_capacity(runs.len());
+        let mut due = Vec::with_capacity(runs.len());
+        for run in runs {
+            let run_at = match run.schedule {
+                Schedule::Now => now_us,
+                Schedule::After(delay) => now_us.saturating_add(micros(delay)),
+                Schedule::At(at) => stamp(at).max(now_us),
+            };
+            due.push(run_at);
+            let payload =
+                serde_json::to_string(&run.payload).map_err(|e| Error::storage(action, e))?;
+            items.push(json!([
+                id_text(run.id),
+                run.namespace,
+                run.task,
+                run.queue,
+                payload,
+                run.max_attempts.max(1),
+                run.priority,
+                run.idempotency_key,
+                run_at,
+            ]));
+        }
+        let sql = format!(
+            "INSERT INTO runs (id, namespace, task, queue, status, payload, attempt,
+                               max_attempts, priority, idempotency_key, created_at, run_at)
+             SELECT id, namespace, task, queue, 'queued', payload, 0, max_attempts, priority,
+                    key, ?1, run_at
+             FROM (SELECT {} FROM json_each(?2) AS j ORDER BY j.key)
+             WHERE true
+             ON CONFLICT (namespace, idempotency_key) WHERE idempotency_key IS NOT NULL
+             DO NOTHING
+             RETURNING id",
+            unpack!(
+                "id",
+                "namespace",
+                "task",
+                "queue",
+                "payload",
+                "max_attempts",
+                "priority",
+                "key",
+                "run_at"
+            )
+        );
+        let mut tx = self.write(action).await?;
+        let inserted = sqlx::query(&sql)
+            .bind(now_us)
+            .bind(array(items))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(failed(action))?;
+        let mut created = HashSet::with_capacity(inserted.len());
+        for row in &inserted {
+            let id: &str = row.try_get("id").map_err(failed(action))?;
+            created.insert(rows::run_id(id)?);
+        }
+        let mut results = Vec::with_capacity(runs.len());
+        let mut woken = HashSet::new();
+        for (run, run_at) in runs.iter().zip(due) {
+            if created.contains(&run.id) {
+                let run_at = time(run_at)?;
+                if run_at <= now {
+                    woken.insert(run.namespace.as_str());
+                }
+                results.push(Enqueued::new(new_run(run, now, run_at), true));
+                continue;
+            }
+            // Not stored: its key was taken, by an earlier run or one earlier in this
+            // batch, and the write lock is ours, so the holder is there to read.
+            let key = run
+                .idempotency_key
+                .as_deref()
+                .ok_or_else(|| Error::storage(action, format!("run {} was not stored", run.id)))?;
+            let holder = sqlx::query(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE namespace = ?1 AND idempotency_key = ?2"
+            ))
+            .bind(&run.namespace)
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed(action))?
+            .ok_or_else(|| {
+                Error::storage(
+                    action,
+                    format!(
+                        "run {} was not stored and no run holds its idempotency key {key:?} in namespace `{}`",
+                        run.id, run.namespace
+                    ),
+                )
+            })?;
+            results.push(Enqueued::new(rows::run(&holder, now)?, false));
+        }
+        tx.commit().await.map_err(failed(action))?;
+        for namespace in woken {
+            self.available(namespace);
+        }
+        Ok(results)
+    }
+
+    /// A claim of runs of one task with per-key limits: the state is read and the runs
+    /// picked in Rust, inside the transaction that holds the write lock, so no other claim
+    /// counts the same room.
+    async fn claim_limited(
+        &self,
+        request: &ClaimRequest,
+        limit: &KeyLimit,
+    ) -> Result<Vec<Run>, Error> {
+        let action = "claim runs with per-key limits";
+        let (now, now_us) = self.now();
+        let tasks = array(request.tasks.iter().map(|t| json!(t)).collect());
+        let mut tx = self.write(action).await?;
+
+        let mut in_flight: HashMap<String, u32> = HashMap::new();
+        let running = sqlx::query(
+            "SELECT payload FROM runs
+             WHERE namespace = ?1 AND status = 'running'
+               AND task IN (SELECT value FROM json_each(?2))",
+        )
+        .bind(&request.namespace)
+        .bind(&tasks)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(failed(action))?;
+        for row in &running {
+            *in_flight.entry(key_of(limit, row)?).or_default() += 1;
+        }
+
+        let mut started: HashMap<String, u32> = HashMap::new();
+        if let Some((_, per)) = limit.starts_max() {
+            let since = now_us.saturating_sub(micros(per));
+            sqlx::query(
+                "DELETE FROM limit_starts
+                 WHERE namespace = ?1 AND task IN (SELECT value FROM json_each(?2))
+                   AND started_at <= ?3",
+            )
+            .bind(&request.namespace)
+            .bind(&tasks)
+            .bind(since)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed(action))?;
+            let recent = sqlx::query(
+                "SELECT key, count(*) AS n FROM limit_starts
+                 WHERE namespace = ?1 AND task IN (SELECT value FROM json_each(?2))
+                 GROUP BY key",
+            )
+            .bind(&request.namespace)
+            .bind(&tasks)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(failed(action))?;
+            for row in &recent {
+                let key: String = row.try_get("key").map_err(failed(action))?;
+                let n: i64 = row.try_get("n").map_err(failed(action))?;
+                started.insert(key, u32::try_from(n).unwrap_or(u32::MAX));
+            }
+        }
+
+        let candidates = sqlx::query(
+            "SELECT id, task, payload FROM runs
+             WHERE namespace = ?1 AND queue = ?2 AND status IN ('queued', 'retrying')
+               AND task IN (SELECT value FROM json_each(?3)) AND run_at <= ?4
+             ORDER BY priority, run_at, id
+             LIMIT ?5",
+        )
+        .bind(&request.namespace)
+        .bind(&request.queue)
+        .bind(&tasks)
+        .bind(now_us)
+        .bind(LIMITED_WINDOW)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(failed(action))?;
+        let mut picked = Vec::new();
+        let mut starts = Vec::new();
+        for row in &candidates {
+            if picked.len() >= request.limit {
+                break;
+            }
+            let key = key_of(limit, row)?;
+            let running = in_flight.get(&key).copied().unwrap_or(0);
+            if limit.in_flight_max().is_some_and(|max| running >= max) {
+                continue;
+            }
+            if let Some((max, _)) = limit.starts_max() {
+                let count = started.entry(key.clone()).or_default();
+                if *count >= max {
+                    continue;
+                }
+                *count += 1;
+                let task: String = row.try_get("task").map_err(failed(action))?;
+                starts.push(json!([task, key]));
+            }
+            *in_flight.entry(key).or_default() += 1;
+            let id: String = row.try_get("id").map_err(failed(action))?;
+            picked.push(json!(id));
+        }
+        if picked.is_empty() {
+            tx.commit().await.map_err(failed(action))?;
+            return Ok(Vec::new());
+        }
+        let claimed = sqlx::query(&format!(
+            "UPDATE runs
+             SET status = 'running', attempt = attempt + 1, started_at = ?1,
+                 lease_until = ?2, worker = ?3
+             WHERE namespace = ?4 AND id IN (SELECT value FROM json_each(?5))
+               AND status IN ('queued', 'retrying')
+             RETURNING {RUN_COLUMNS}"
+        ))
+        .bind(now_us)
+        .bind(now_us.saturating_add(micros(request.lease)))
+        .bind(&request.worker)
+        .bind(&request.namespace)
+        .bind(array(picked))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(failed(action))?;
+        if !starts.is_empty() {
+            sqlx::query(
+                "INSERT INTO limit_starts (namespace, task, key, started_at)
+                 SELECT ?1, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), ?2
+                 FROM json_each(?3) AS j",
+            )
+            .bind(&request.namespace)
+            .bind(now_us)
+            .bind(array(starts))
+            .execute(&mut *tx)
+            .await
+            .map_err(failed(action))?;
+        }
+        tx.commit().await.map_err(failed(action))?;
+        claimed_runs(&claimed, now)
+    }
+
+    /// Stores attempts that ended otherwise than in success: `(run id, number, started
+    /// at, outcome, error)` each, finished now.
+    async fn store_attempts(
+        tx: &mut Tx,
+        now_us: i64,
+        attempts: Vec<Value>,
+        action: &'static str,
+    ) -> Result<(), Error> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(&format!(
+            "INSERT INTO attempts (run_id, number, started_at, finished_at, outcome, error)
+             SELECT run_id, number, started_at, ?1, outcome, error
+             FROM (SELECT {} FROM json_each(?2) AS j)",
+            unpack!("run_id", "number", "started_at", "outcome", "error")
+        ))
+        .bind(now_us)
+        .bind(array(attempts))
+        .execute(&mut **tx)
+        .await
+        .map_err(failed(action))?;
+        Ok(())
+    }
+}
+
+/// The key of the run in `row` (column `payload`) under `limit`.
+fn key_of(limit: &KeyLimit, row: &SqliteRow) -> Result<String, Error> {
+    let payload: &str = row
+        .try_get("payload")
+        .map_err(failed("read a run's payload"))?;
+    let payload: Value =
+        serde_json::from_str(payload).map_err(|e| Error::storage("read a run's payload", e))?;
+    Ok(limit.key_of(&payload))
+}
+
+/// The run an enqueue just stored, as a read would return it.
+fn new_run(run: &NewRun, now: DateTime<Utc>, run_at: DateTime<Utc>) -> Run {
+    Run {
+        id: run.id,
+        namespace: run.namespace.clone(),
+        task: run.task.clone(),
+        queue: run.queue.clone(),
+        status: rows::visible(RunStatus::Queued, 0, run_at, now),
+        payload: run.payload.clone(),
+        attempt: 0,
+        max_attempts: run.max_attempts.max(1),
+        priority: run.priority,
+        idempotency_key: run.idempotency_key.clone(),
+        created_at: now,
+        run_at,
+        started_at: None,
+        finished_at: None,
+        last_error: None,
+        replay_of: None,
+        replay_reason: None,
+    }
+}
+
+/// Claimed rows as runs, in claim order.
+fn claimed_runs(rows: &[SqliteRow], now: DateTime<Utc>) -> Result<Vec<Run>, Error> {
+    let mut runs = rows
+        .iter()
+        .map(|row| rows::run(row, now))
+        .collect::<Result<Vec<_>, _>>()?;
+    runs.sort_unstable_by_key(|run| (run.priority, run.run_at, run.id));
+    Ok(runs)
+}
+
+/// A status, as stored, of a run read before a change.
+fn stored_status(
+    row: &SqliteRow,
+    now: DateTime<Utc>,
+    action: &'static str,
+) -> Result<RunStatus, Error> {
+    let status: RunStatus = row
+        .try_get::<&str, _>("status")
+        .map_err(failed(action))?
+        .parse()?;
+    let attempt: i64 = row.try_get("attempt").map_err(failed(action))?;
+    let run_at = time(row.try_get("run_at").map_err(failed(action))?)?;
+    Ok(rows::visible(
+        status,
+        u32::try_from(attempt).unwrap_or(0),
+        run_at,
+        now,
+    ))
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    async fn enqueue(&self, runs: Vec<NewRun>) -> Result<Vec<Enqueued>, Error> {
+        if runs.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.insert(&runs).await
+    }
+
+    async fn claim(&self, request: ClaimRequest) -> Result<Vec<Run>, Error> {
+        if request.limit == 0 || request.tasks.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Some(limit) = &request.key_limit {
+            return self.claim_limited(&request, limit).await;
+        }
+        let action = "claim runs";
+        let (now, now_us) = self.now();
+        let tasks = array(request.tasks.iter().map(|t| json!(t)).collect());
+        let mut tx = self.write(action).await?;
+        let rows = sqlx::query(&format!(
+            "UPDATE runs
+             SET status = 'running', attempt = attempt + 1, started_at = ?1,
+                 lease_until = ?2, worker = ?3
+             WHERE namespace = ?4 AND id IN (
+                 SELECT id FROM runs
+                 WHERE namespace = ?4 AND queue = ?5 AND status IN ('queued', 'retrying')
+                   AND task IN (SELECT value FROM json_each(?6)) AND run_at <= ?1
+                 ORDER BY priority, run_at, id
+                 LIMIT ?7)
+             RETURNING {RUN_COLUMNS}"
+        ))
+        .bind(now_us)
+        .bind(now_us.saturating_add(micros(request.lease)))
+        .bind(&request.worker)
+        .bind(&request.namespace)
+        .bind(&request.queue)
+        .bind(tasks)
+        .bind(i64::try_from(request.limit).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(failed(action))?;
+        tx.commit().await.map_err(failed(action))?;
+        claimed_runs(&rows, now)
+    }
+
+    async fn heartbeat(&self, request: Heartbeat) -> Result<Vec<Lease>, Error> {
+        if request.leases.is_empty() {
+            return Ok(Vec::new());
+        }
+        let action = "extend leases";
+        let (_, now_us) = self.now();
+        let mut tx = self.write(action).await?;
+        let rows = sqlx::query(
+            "UPDATE runs SET lease_until = ?1
+             WHERE namespace = ?2 AND status = 'running'
+               AND (id, attempt) IN (SELECT json_extract(j.value, '$[0]'),
+                                            json_extract(j.value, '$[1]')
+                                     FROM json_each(?3) AS j)
+             RETURNING id, attempt",
+        )
+        .bind(now_us.saturating_add(micros(request.lease)))
+        .bind(&request.namespace)
+        .bind(lease_array(&request.leases))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(failed(action))?;
+        tx.commit().await.map_err(failed(action))?;
+        let held = returned_leases(&rows, action)?;
+        Ok(request
+            .leases
+            .into_iter()
+            .filter(|lease| held.contains(lease))
+            .collect())
+    }
+
+    async fn finish(&self, namespace: &str, outcomes: Vec<Outcome>) -> Result<Finished, Error> {
+        if outcomes.is_empty() {
+            return Ok(Finished::default());
+        }
+        let action = "record attempt results";
+        let (_, now_us) = self.now();
+        let mut items = Vec::with_capacity(outcomes.len());
+        let mut wakes = false;
+        for outcome in &outcomes {
+            let (status, error, delay) = match &outcome.result {
+                AttemptResult::Succeeded => ("succeeded", None, 0),
+                AttemptResult::Retry { error, delay } => ("retrying", Some(error), micros(*delay)),
+                AttemptResult::DeadLetter { error } => ("dead_lettered", Some(error), 0),
+                // Not a stored status: the run becomes `retrying`, the attempt `snoozed`.
+                AttemptResult::Snooze { reason, delay } => {
+                    ("snoozed", Some(reason), micros(*delay))
+                }
+            };
+            items.push(json!([
+                id_text(outcome.lease.id),
+                outcome.lease.attempt,
+                status,
+                error,
+                delay
+            ]));
+        }
+        let sql = format!(
+            "UPDATE runs
+             SET status = CASE WHEN u.status = 'snoozed' THEN 'retrying' ELSE u.status END,
+                 finished_at = CASE WHEN u.status IN ('retrying', 'snoozed')
+                                    THEN runs.finished_at ELSE ?1 END,
+                 run_at = CASE WHEN u.status IN ('retrying', 'snoozed')
+                               THEN ?1 + u.delay ELSE runs.run_at END,
+                 last_error = CASE WHEN u.status IN ('succeeded', 'snoozed')
+                                   THEN runs.last_error ELSE u.error END,
+                 max_attempts = CASE WHEN u.status = 'snoozed'
+                                     THEN min(runs.max_attempts + 1, 2147483647)
+                                     ELSE runs.max_attempts END,
+                 lease_until = NULL
+             FROM (SELECT {} FROM json_each(?2) AS j) AS u
+             WHERE runs.namespace = ?3 AND runs.id = u.id
+               AND runs.status = 'running' AND runs.attempt = u.attempt
+             RETURNING id, attempt, started_at",
+            unpack!("id", "attempt", "status", "error", "delay")
+        );
+        let mut tx = self.write(action).await?;
+        let rows = sqlx::query(&sql)
+            .bind(now_us)
+            .bind(array(items))
+            .bind(namespace)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(failed(action))?;
+        let mut started = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let id: &str = row.try_get("id").map_err(failed(action))?;
+            let attempt: i64 = row.try_get("attempt").map_err(failed(action))?;
+            let started_at: Option<i64> = row.try_get("started_at").map_err(failed(action))?;
+            let lease = Lease {
+                id: rows::run_id(id)?,
+                attempt: u32::try_from(attempt).unwrap_or(0),
+            };
+            started.insert(lease, started_at.unwrap_or(now_us));
+        }
+        let mut attempts = Vec::new();
+        let mut stale = Vec::new();
+        for outcome in &outcomes {
+            let Some(started_at) = started.get(&outcome.lease) else {
+                stale.push(outcome.lease);
+                continue;
+            };
+            let (kind, error) = match &outcome.result {
+                AttemptResult::Succeeded => continue,
+                AttemptResult::Retry { error, delay } => {
+                    wakes |= delay.is_zero();
+                    (AttemptOutcome::Failed, error)
+                }
+                AttemptResult::DeadLetter { error } => (AttemptOutcome::Failed, error),
+                AttemptResult::Snooze { reason, delay } => {
+                    wakes |= delay.is_zero();
+                    (AttemptOutcome::Snoozed, reason)
+                }
+            };
+            attempts.push(json!([
+                id_text(outcome.lease.id),
+                outcome.lease.attempt,
+                started_at,
+                kind.as_str(),
+                error
+            ]));
+        }
+        Self::store_attempts(&mut tx, now_us, attempts, action).await?;
+        tx.commit().await.map_err(failed(action))?;
+        if wakes {
+            self.available(namespace);
+        }
+        Ok(Finished::new(rows.len(), stale))
+    }
+
+    async fn release(&self, namespace: &str, leases: Vec<Lease>) -> Result<usize, Error> {
+        if leases.is_empty() {
+            return Ok(0);
+        }
+        let action = "hand runs back";
+        let (_, now_us) = self.now();
+        let mut tx = self.write(action).await?;
+        let rows = sqlx::query(
+            "UPDATE runs
+             SET status = 'queued', run_at = ?1, lease_until = NULL,
+                 max_attempts = min(max_attempts + 1, 2147483647)
+             WHERE namespace = ?2 AND status = 'running'
+               AND (id, attempt) IN (SELECT json_extract(j.value, '$[0]'),
+                                            json_extract(j.value, '$[1]')
+                                     FROM json_each(?3) AS j)
+             RETURNING id, attempt, started_at",
+        )
+        .bind(now_us)
+        .bind(namespace)
+        .bind(lease_array(&leases))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(failed(action))?;
+        let attempts = ended_attempts(
+            &rows,
+            now_us,
+            AttemptOutcome::Interrupted,
+            INTERRUPTED,
+            action,
+        )?;
+        Self::store_attempts(&mut tx, now_us, attempts, action).await?;
+        tx.commit().await.map_err(failed(action))?;
+        if !rows.is_empty() {
+            self.available(namespace);
+        }
+        Ok(rows.len())
+    }
+
+    async fn rescue_expired(&self, namespace: &str) -> Result<Vec<RunId>, Error> {
+        let action = "rescue runs whose lease expired";
+        let (_, now_us) = self.now();
+        let mut tx = self.write(action).await?;
+        let rows = sqlx::query(
+            "UPDATE runs
+             SET status = CASE WHEN attempt >= max_attempts THEN 'dead_lettered'
+                               ELSE 'retrying' END,
+                 finished_at = CASE WHEN attempt >= max_attempts THEN ?1 ELSE finished_at END,
+                 run_at = CASE WHEN attempt >= max_attempts THEN run_at ELSE ?1 END,
+                 last_error = ?3, lease_until = NULL
+             WHERE namespace = ?2 AND status = 'running' AND lease_until < ?1
+             RETURNING id, attempt, started_at, status",
+        )
+        .bind(now_us)
+        .bind(namespace)
+        .bind(LEASE_EXPIRED)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(failed(action))?;
+        let attempts = ended_attempts(
+            &rows,
+            now_us,
+            AttemptOutcome::LeaseExpired,
+            LEASE_EXPIRED,
+            action,
+        )?;
+        Self::store_attempts(&mut tx, now_us, attempts, action).await?;
+        tx.commit().await.map_err(failed(action))?;
+        let mut rescued = Vec::with_capacity(rows.len());
+        let mut wakes = false;
+        for row in &rows {
+            let id: &str = row.try_get("id").map_err(failed(action))?;
+            rescued.push(rows::run_id(id)?);
+            let status: &str = row.try_get("status").map_err(failed(action))?;
+            wakes |= status == "retrying";
+        }
+        rescued.sort_unstable();
+        if wakes {
+            self.available(namespace);
+        }
+        Ok(rescued)
+    }
+
+    async fn get(&self, namespace: &str, id: RunId) -> Result<Option<Run>, Error> {
+        let (now, _) = self.now();
+        let row = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE namespace = ?1 AND id = ?2"
+        ))
+        .bind(namespace)
+        .bind(id_text(id))
+        .fetch_optional(&self.inner.reader)
+        .await
+        .map_err(failed("read a run"))?;
+        row.as_ref().map(|row| rows::run(row, now)).transpose()
+    }
+
+    async fn list(&self, namespace: &str, filter: &ListRuns) -> Result<Page, Error> {
+        let (now, now_us) = self.now();
+        let mut sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE namespace = ?1");
+        if filter.task_value().is_some() {
+            sql.push_str(" AND task = ?2");
+        }
+        if filter.cursor_value().is_some() {
+            sql.push_str(" AND id < ?3");
+        }
+        const NOT_DUE_YET: &str = "(status = 'queued' AND attempt = 0 AND run_at > ?5)";
+        match filter.status_value() {
+            None => {}
+            Some(RunStatus::Scheduled) => {
+                sql.push_str(" AND ");
+                sql.push_str(NOT_DUE_YET);
+            }
+            Some(RunStatus::Queued) => {
+                sql.push_str(" AND status = 'queued' AND NOT ");
+                sql.push_str(NOT_DUE_YET);
+            }
+            Some(_) => sql.push_str(" AND status = ?4"),
+        }
+        sql.push_str(" ORDER BY id DESC LIMIT ?6");
+        let limit = usize::try_from(filter.limit_value()).unwrap_or(usize::MAX);
+        let rows = sqlx::query(&sql)
+            .bind(namespace)
+            .bind(filter.task_value())
+            .bind(filter.cursor_value().map(|c| id_text(c.last_id())))
+            .bind(filter.status_value().map(RunStatus::as_str))
+            .bind(now_us)
+            .bind(i64::from(filter.limit_value()) + 1)
+            .fetch_all(&self.inner.reader)
+            .await
+            .map_err(failed("list runs"))?;
+        let runs = rows
+            .iter()
+            .map(|row| rows::run(row, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_overfetch(runs, limit))
+    }
+
+    async fn attempts(&self, namespace: &str, id: RunId) -> Result<Vec<Attempt>, Error> {
+        let action = "read the attempts of a run";
+        // One snapshot for both reads.
+        let mut tx = self.inner.reader.begin().await.map_err(failed(action))?;
+        let run = sqlx::query(
+            "SELECT status, attempt, started_at, finished_at FROM runs
+             WHERE namespace = ?1 AND id = ?2",
+        )
+        .bind(namespace)
+        .bind(id_text(id))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(failed(action))?
+        .ok_or_else(|| not_found(namespace, id))?;
+        let stored = sqlx::query(
+            "SELECT number, started_at, finished_at, outcome, error FROM attempts
+             WHERE run_id = ?1 ORDER BY number",
+        )
+        .bind(id_text(id))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(failed(action))?;
+        tx.commit().await.map_err(failed(action))?;
+        let mut attempts = stored
+            .iter()
+            .map(rows::attempt)
+            .collect::<Result<Vec<_>, _>>()?;
+        // The last attempt of a running or succeeded run is described by its row.
+        let status: &str = run.try_get("status").map_err(failed(action))?;
+        let outcome = match status {
+            "running" => Some(AttemptOutcome::Running),
+            "succeeded" => Some(AttemptOutcome::Succeeded),
+            _ => None,
+        };
+        if let Some(outcome) = outcome {
+            let number: i64 = run.try_get("attempt").map_err(failed(action))?;
+            let started_at: Option<i64> = run.try_get("started_at").map_err(failed(action))?;
+            let finished_at: Option<i64> = run.try_get("finished_at").map_err(failed(action))?;
+            if let Some(started_at) = started_at {
+                attempts.push(Attempt {
+                    number: u32::try_from(number).unwrap_or(0),
+                    started_at: time(started_at)?,
+                    finished_at: match outcome {
+                        AttemptOutcome::Succeeded => finished_at.map(time).transpose()?,
+                        _ => None,
+                    },
+                    outcome,
+                    error: None,
+                });
+            }
+        }
+        attempts.sort_by_key(|attempt| attempt.number);
+        Ok(attempts)
+    }
+
+    async fn cancel(&self, namespace: &str, id: RunId) -> Result<Run, Error> {
+        let action = "cancel a run";
+        let (now, now_us) = self.now();
+        let mut tx = self.write(action).await?;
+        let before = sqlx::query(
+            "SELECT status, attempt, run_at, started_at FROM runs
+             WHERE namespace = ?1 AND id = ?2",
+        )
+        .bind(namespace)
+        .bind(id_text(id))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(failed(action))?
+        .ok_or_else(|| not_found(namespace, id))?;
+        let status = stored_status(&before, now, action)?;
+        if status.is_final() {
+            return Err(Error::NotCancellable { id, status });
+        }
+        let row = sqlx::query(&format!(
+            "UPDATE runs SET status = 'cancelled', finished_at = ?1, lease_until = NULL
+             WHERE namespace = ?2 AND id = ?3
+             RETURNING {RUN_COLUMNS}"
+        ))
+        .bind(now_us)
+        .bind(namespace)
+        .bind(id_text(id))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(failed(action))?;
+        // The attempt the run was in, unless it already ended (failed, expired, handed
+        // back) and was stored then.
+        let attempt: i64 = before.try_get("attempt").map_err(failed(action))?;
+        let started_at: Option<i64> = before.try_get("started_at").map_err(failed(action))?;
+        if let (true, Some(started_at)) = (attempt > 0, started_at) {
+            sqlx::query(
+                "INSERT INTO attempts (run_id, number, started_at, finished_at, outcome, error)
+                 VALUES (?1, ?2, ?3, ?4, 'cancelled', ?5)
+                 ON CONFLICT (run_id, number) DO NOTHING",
+            )
+            .bind(id_text(id))
+            .bind(attempt)
+            .bind(started_at)
+            .bind(now_us)
+            .bind(CANCELLED)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed(action))?;
+        }
+        tx.commit().await.map_err(failed(action))?;
+        self.emit(StorageEvent::Cancelled {
+            namespace: namespace.to_owned(),
+            id,
+        });
+        rows::run(&row, now)
+    }
+
+    async fn replay(
+        &self,
+        namespace: &str,
+        id: RunId,
+        new_id: RunId,
+        reason: String,
+    ) -> Result<Run, Error> {
+        let action = "replay a run";
+        let (now, now_us) = self.now();
+        let mut tx = self.write(action).await?;
+        let before = sqlx::query(
+            "SELECT status, attempt, run_at FROM runs WHERE namespace = ?1 AND id = ?2",
+        )
+        .bind(namespace)
+        .bind(id_text(id))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(failed(action))?
+        .ok_or_else(|| not_found(namespace, id))?;
+        let status = stored_status(&before, now, action)?;
+        if !status.is_final() {
+            return Err(Error::NotReplayable { id, status });
+        }
+        let row = sqlx::query(&format!(
+            "INSERT INTO runs (id, namespace, task, queue, status, payload, attempt,
+                               max_attempts, priority, created_at, run_at, replay_of,
+                               replay_reason)
+             SELECT ?1, namespace, task, queue, 'queued', payload, 0, max_attempts, priority,
+                    ?2, ?2, id, ?3
+             FROM runs WHERE namespace = ?4 AND id = ?5
+             RETURNING {RUN_COLUMNS}"
+        ))
+        .bind(id_text(new_id))
+        .bind(now_us)
+        .bind(reason)
+        .bind(namespace)
+        .bind(id_text(id))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(failed(action))?;
+        tx.commit().await.map_err(failed(action))?;
+        self.available(namespace);
+        rows::run(&row, now)
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<StorageEvent> {
+        self.inner.events.subscribe()
+    }
+
+    async fn stats(&self, namespace: &str, window: Duration) -> Result<Stats, Error> {
+        let action = "read the stats of a namespace";
+        let window = window.min(MAX_STATS_WINDOW);
+        let (now, now_us) = self.now();
+        let since = stamp(window_start(now, window));
+        let rows = sqlx::query(&format!(
+            "SELECT task,
+                    CASE WHEN status = 'queued' AND attempt = 0 AND run_at > ?2
+                         THEN 'scheduled' ELSE status END AS status,
+                    CASE WHEN status IN {FINAL} AND finished_at >= ?3 AND finished_at <= ?2
+                         THEN finished_at - finished_at % 60000000 END AS minute,
+                    count(*) AS n
+             FROM runs WHERE namespace = ?1
+             GROUP BY 1, 2, 3"
+        ))
+        .bind(namespace)
+        .bind(now_us)
+        .bind(since)
+        .fetch_all(&self.inner.reader)
+        .await
+        .map_err(failed(action))?;
+        let mut counts = Vec::with_capacity(rows.len());
+        let mut finished = Vec::new();
+        for row in &rows {
+            let task: String = row.try_get("task").map_err(failed(action))?;
+            let status: RunStatus = row
+                .try_get::<&str, _>("status")
+                .map_err(failed(action))?
+                .parse()?;
+            let n = u64::try_from(row.try_get::<i64, _>("n").map_err(failed(action))?).unwrap_or(0);
+            if let Some(minute) = row
+                .try_get::<Option<i64>, _>("minute")
+                .map_err(failed(action))?
+            {
+                finished.push((time(minute)?, status, n));
+            }
+            counts.push(StatusCount::new(task, status, n));
+        }
+        Ok(Stats::from_counts(now, window, counts, finished))
+    }
+
+    async fn now(&self) -> Result<DateTime<Utc>, Error> {
+        Ok(self.clock_now())
+    }
+
+    async fn prune(
+        &self,
+        namespace: &str,
+        retention: &Retention,
+        limit: usize,
+    ) -> Result<Pruned, Error> {
+        let action = "prune finished runs";
+        let (_, now_us) = self.now();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let cutoff = |age: Option<Duration>| age.map(|age| now_us.saturating_sub(micros(age)));
+        let mut tx = self.write(action).await?;
+        let forgotten = sqlx::query(&format!(
+            "UPDATE runs SET idempotency_key = NULL
+             WHERE rowid IN (
+                 SELECT rowid FROM runs
+                 WHERE namespace = ?1 AND idempotency_key IS NOT NULL
+                   AND status IN {FINAL} AND created_at < ?2
+                 LIMIT ?3)"
+        ))
+        .bind(namespace)
+        .bind(now_us.saturating_sub(micros(retention.key_window_for())))
+        .bind(limit)
+        .execute(&mut *tx)
+        .await
+        .map_err(failed(action))?
+        .rows_affected();
+        let deleted = sqlx::query(
+            "DELETE FROM runs
+             WHERE rowid IN (
+                 SELECT rowid FROM runs
+                 WHERE namespace = ?1 AND idempotency_key IS NULL
+                   AND ((status = 'succeeded' AND finished_at < ?2)
+                     OR (status = 'cancelled' AND finished_at < ?3)
+                     OR (status = 'dead_lettered' AND finished_at < ?4))
+                 LIMIT ?5)
+             RETURNING id",
+        )
+        .bind(namespace)
+        .bind(cutoff(retention.succeeded_for()))
+        .bind(cutoff(retention.cancelled_for()))
+        .bind(cutoff(retention.dead_lettered_for()))
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(failed(action))?;
+        if !deleted.is_empty() {
+            let mut ids = Vec::with_capacity(deleted.len());
+            for row in &deleted {
+                ids.push(json!(
+                    row.try_get::<String, _>("id").map_err(failed(action))?
+                ));
+            }
+            sqlx::query("DELETE FROM attempts WHERE run_id IN (SELECT value FROM json_each(?1))")
+                .bind(array(ids))
+                .execute(&mut *tx)
+                .await
+                .map_err(failed(action))?;
+        }
+        tx.commit().await.map_err(failed(action))?;
+        Ok(Pruned::new(
+            deleted.len(),
+            usize::try_from(forgotten).unwrap_or(usize::MAX),
+        ))
+    }
+}
+
+/// The attempts that rows returning `(id, attempt, started_at)` ended, as
+/// [`SqliteStorage::store_attempts`] takes them.
+fn ended_attempts(
+    rows: &[SqliteRow],
+    now_us: i64,
+    outcome: AttemptOutcome,
+    error: &str,
+    action: &'static str,
+) -> Result<Vec<Value>, Error> {
+    rows.iter()
+        .map(|row| {
+            let id: &str = row.try_get("id").map_err(failed(action))?;
+            let attempt: i64 = row.try_get("attempt").map_err(failed(action))?;
+            let started_at: Option<i64> = row.try_get("started_at").map_err(failed(action))?;
+            Ok(json!([
+                id,
+                attempt,
+                started_at.unwrap_or(now_us),
+                outcome.as_str(),
+                error
+            ]))
+        })
+        .collect()
+}
