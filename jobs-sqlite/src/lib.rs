@@ -63,6 +63,7 @@
 
 mod migrate;
 mod rows;
+mod sql;
 mod storage;
 
 use std::path::{Path, PathBuf};

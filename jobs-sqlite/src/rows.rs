@@ -8,11 +8,6 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
-/// The columns of a run, in the order [`run`] reads them.
-pub(crate) const RUN_COLUMNS: &str = "id, namespace, task, queue, status, payload, attempt, \
-    max_attempts, priority, idempotency_key, created_at, run_at, started_at, finished_at, \
-    last_error, replay_of, replay_reason";
-
 /// The longest lease or delay a statement accepts (100 years); longer ones are cut to it.
 const MAX_MICROS: i64 = 100 * 366 * 24 * 3600 * 1_000_000;
 
@@ -80,7 +75,8 @@ where
         .map_err(|e| Error::storage("read a run from SQLite", e))
 }
 
-/// A `Run` from a row holding [`RUN_COLUMNS`], its status as seen at `now`.
+/// A `Run` from a row holding the run columns (`sql::run_columns!`), its status as seen
+/// at `now`.
 pub(crate) fn run(row: &SqliteRow, now: DateTime<Utc>) -> Result<Run, Error> {
     let status: RunStatus = get::<&str>(row, "status")?.parse()?;
     let attempt = count(get(row, "attempt")?);

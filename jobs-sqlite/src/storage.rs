@@ -27,15 +27,13 @@ use sqlx::{Row, Sqlite, Transaction};
 use tokio::sync::broadcast;
 
 use crate::SqliteStorage;
-use crate::rows::{self, RUN_COLUMNS, id_text, micros, stamp, time};
+use crate::rows::{self, id_text, micros, stamp, time};
+use crate::sql;
 
 type Tx = Transaction<'static, Sqlite>;
 
 /// How many due runs a claim with per-key limits looks at (as on PostgreSQL).
 const LIMITED_WINDOW: i64 = 10_000;
-
-/// The statuses of finished runs, as SQL.
-const FINAL: &str = "('succeeded', 'cancelled', 'dead_lettered')";
 
 fn failed(action: &'static str) -> impl Fn(sqlx::Error) -> Error {
     move |e| Error::storage(action, e)
@@ -75,17 +73,6 @@ fn returned_leases(rows: &[SqliteRow], action: &'static str) -> Result<HashSet<L
             })
         })
         .collect()
-}
-
-/// One `json_each` row unpacked into named columns: `$[0] AS a, $[1] AS b, ...`.
-macro_rules! unpack {
-    ($($column:literal),+ $(,)?) => {{
-        let mut columns = Vec::new();
-        for (index, column) in [$($column),+].iter().enumerate() {
-            columns.push(format!("json_extract(j.value, '$[{index}]') AS {column}"));
-        }
-        columns.join(", ")
-    }};
 }
 
 impl SqliteStorage {
@@ -141,30 +128,8 @@ impl SqliteStorage {
                 run_at,
             ]));
         }
-        let sql = format!(
-            "INSERT INTO runs (id, namespace, task, queue, status, payload, attempt,
-                               max_attempts, priority, idempotency_key, created_at, run_at)
-             SELECT id, namespace, task, queue, 'queued', payload, 0, max_attempts, priority,
-                    key, ?1, run_at
-             FROM (SELECT {} FROM json_each(?2) AS j ORDER BY j.key)
-             WHERE true
-             ON CONFLICT (namespace, idempotency_key) WHERE idempotency_key IS NOT NULL
-             DO NOTHING
-             RETURNING id",
-            unpack!(
-                "id",
-                "namespace",
-                "task",
-                "queue",
-                "payload",
-                "max_attempts",
-                "priority",
-                "key",
-                "run_at"
-            )
-        );
         let mut tx = self.write(action).await?;
-        let inserted = sqlx::query(&sql)
+        let inserted = sqlx::query(sql::ENQUEUE)
             .bind(now_us)
             .bind(array(items))
             .fetch_all(&mut *tx)
@@ -192,9 +157,7 @@ impl SqliteStorage {
                 .idempotency_key
                 .as_deref()
                 .ok_or_else(|| Error::storage(action, format!("run {} was not stored", run.id)))?;
-            let holder = sqlx::query(&format!(
-                "SELECT {RUN_COLUMNS} FROM runs WHERE namespace = ?1 AND idempotency_key = ?2"
-            ))
+            let holder = sqlx::query(sql::KEY_HOLDER)
             .bind(&run.namespace)
             .bind(key)
             .fetch_optional(&mut *tx)
@@ -232,16 +195,12 @@ impl SqliteStorage {
         let mut tx = self.write(action).await?;
 
         let mut in_flight: HashMap<String, u32> = HashMap::new();
-        let running = sqlx::query(
-            "SELECT payload FROM runs
-             WHERE namespace = ?1 AND status = 'running'
-               AND task IN (SELECT value FROM json_each(?2))",
-        )
-        .bind(&request.namespace)
-        .bind(&tasks)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(failed(action))?;
+        let running = sqlx::query(sql::LIMIT_RUNNING)
+            .bind(&request.namespace)
+            .bind(&tasks)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(failed(action))?;
         for row in &running {
             *in_flight.entry(key_of(limit, row)?).or_default() += 1;
         }
@@ -249,27 +208,19 @@ impl SqliteStorage {
         let mut started: HashMap<String, u32> = HashMap::new();
         if let Some((_, per)) = limit.starts_max() {
             let since = now_us.saturating_sub(micros(per));
-            sqlx::query(
-                "DELETE FROM limit_starts
-                 WHERE namespace = ?1 AND task IN (SELECT value FROM json_each(?2))
-                   AND started_at <= ?3",
-            )
-            .bind(&request.namespace)
-            .bind(&tasks)
-            .bind(since)
-            .execute(&mut *tx)
-            .await
-            .map_err(failed(action))?;
-            let recent = sqlx::query(
-                "SELECT key, count(*) AS n FROM limit_starts
-                 WHERE namespace = ?1 AND task IN (SELECT value FROM json_each(?2))
-                 GROUP BY key",
-            )
-            .bind(&request.namespace)
-            .bind(&tasks)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(failed(action))?;
+            sqlx::query(sql::LIMIT_EXPIRE_STARTS)
+                .bind(&request.namespace)
+                .bind(&tasks)
+                .bind(since)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed(action))?;
+            let recent = sqlx::query(sql::LIMIT_RECENT_STARTS)
+                .bind(&request.namespace)
+                .bind(&tasks)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(failed(action))?;
             for row in &recent {
                 let key: String = row.try_get("key").map_err(failed(action))?;
                 let n: i64 = row.try_get("n").map_err(failed(action))?;
@@ -277,21 +228,15 @@ impl SqliteStorage {
             }
         }
 
-        let candidates = sqlx::query(
-            "SELECT id, task, payload FROM runs
-             WHERE namespace = ?1 AND queue = ?2 AND status IN ('queued', 'retrying')
-               AND task IN (SELECT value FROM json_each(?3)) AND run_at <= ?4
-             ORDER BY priority, run_at, id
-             LIMIT ?5",
-        )
-        .bind(&request.namespace)
-        .bind(&request.queue)
-        .bind(&tasks)
-        .bind(now_us)
-        .bind(LIMITED_WINDOW)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(failed(action))?;
+        let candidates = sqlx::query(sql::LIMIT_CANDIDATES)
+            .bind(&request.namespace)
+            .bind(&request.queue)
+            .bind(&tasks)
+            .bind(now_us)
+            .bind(LIMITED_WINDOW)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(failed(action))?;
         let mut picked = Vec::new();
         let mut starts = Vec::new();
         for row in &candidates {
@@ -320,34 +265,23 @@ impl SqliteStorage {
             tx.commit().await.map_err(failed(action))?;
             return Ok(Vec::new());
         }
-        let claimed = sqlx::query(&format!(
-            "UPDATE runs
-             SET status = 'running', attempt = attempt + 1, started_at = ?1,
-                 lease_until = ?2, worker = ?3
-             WHERE namespace = ?4 AND id IN (SELECT value FROM json_each(?5))
-               AND status IN ('queued', 'retrying')
-             RETURNING {RUN_COLUMNS}"
-        ))
-        .bind(now_us)
-        .bind(now_us.saturating_add(micros(request.lease)))
-        .bind(&request.worker)
-        .bind(&request.namespace)
-        .bind(array(picked))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(failed(action))?;
-        if !starts.is_empty() {
-            sqlx::query(
-                "INSERT INTO limit_starts (namespace, task, key, started_at)
-                 SELECT ?1, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), ?2
-                 FROM json_each(?3) AS j",
-            )
-            .bind(&request.namespace)
+        let claimed = sqlx::query(sql::CLAIM_PICKED)
             .bind(now_us)
-            .bind(array(starts))
-            .execute(&mut *tx)
+            .bind(now_us.saturating_add(micros(request.lease)))
+            .bind(&request.worker)
+            .bind(&request.namespace)
+            .bind(array(picked))
+            .fetch_all(&mut *tx)
             .await
             .map_err(failed(action))?;
+        if !starts.is_empty() {
+            sqlx::query(sql::LIMIT_RECORD_STARTS)
+                .bind(&request.namespace)
+                .bind(now_us)
+                .bind(array(starts))
+                .execute(&mut *tx)
+                .await
+                .map_err(failed(action))?;
         }
         tx.commit().await.map_err(failed(action))?;
         claimed_runs(&claimed, now)
@@ -364,17 +298,12 @@ impl SqliteStorage {
         if attempts.is_empty() {
             return Ok(());
         }
-        sqlx::query(&format!(
-            "INSERT INTO attempts (run_id, number, started_at, finished_at, outcome, error)
-             SELECT run_id, number, started_at, ?1, outcome, error
-             FROM (SELECT {} FROM json_each(?2) AS j)",
-            unpack!("run_id", "number", "started_at", "outcome", "error")
-        ))
-        .bind(now_us)
-        .bind(array(attempts))
-        .execute(&mut **tx)
-        .await
-        .map_err(failed(action))?;
+        sqlx::query(sql::STORE_ATTEMPTS)
+            .bind(now_us)
+            .bind(array(attempts))
+            .execute(&mut **tx)
+            .await
+            .map_err(failed(action))?;
         Ok(())
     }
 }
@@ -462,28 +391,17 @@ impl Storage for SqliteStorage {
         let (now, now_us) = self.now();
         let tasks = array(request.tasks.iter().map(|t| json!(t)).collect());
         let mut tx = self.write(action).await?;
-        let rows = sqlx::query(&format!(
-            "UPDATE runs
-             SET status = 'running', attempt = attempt + 1, started_at = ?1,
-                 lease_until = ?2, worker = ?3
-             WHERE namespace = ?4 AND id IN (
-                 SELECT id FROM runs
-                 WHERE namespace = ?4 AND queue = ?5 AND status IN ('queued', 'retrying')
-                   AND task IN (SELECT value FROM json_each(?6)) AND run_at <= ?1
-                 ORDER BY priority, run_at, id
-                 LIMIT ?7)
-             RETURNING {RUN_COLUMNS}"
-        ))
-        .bind(now_us)
-        .bind(now_us.saturating_add(micros(request.lease)))
-        .bind(&request.worker)
-        .bind(&request.namespace)
-        .bind(&request.queue)
-        .bind(tasks)
-        .bind(i64::try_from(request.limit).unwrap_or(i64::MAX))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(failed(action))?;
+        let rows = sqlx::query(sql::CLAIM)
+            .bind(now_us)
+            .bind(now_us.saturating_add(micros(request.lease)))
+            .bind(&request.worker)
+            .bind(&request.namespace)
+            .bind(&request.queue)
+            .bind(tasks)
+            .bind(i64::try_from(request.limit).unwrap_or(i64::MAX))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(failed(action))?;
         tx.commit().await.map_err(failed(action))?;
         claimed_runs(&rows, now)
     }
@@ -495,20 +413,13 @@ impl Storage for SqliteStorage {
         let action = "extend leases";
         let (_, now_us) = self.now();
         let mut tx = self.write(action).await?;
-        let rows = sqlx::query(
-            "UPDATE runs SET lease_until = ?1
-             WHERE namespace = ?2 AND status = 'running'
-               AND (id, attempt) IN (SELECT json_extract(j.value, '$[0]'),
-                                            json_extract(j.value, '$[1]')
-                                     FROM json_each(?3) AS j)
-             RETURNING id, attempt",
-        )
-        .bind(now_us.saturating_add(micros(request.lease)))
-        .bind(&request.namespace)
-        .bind(lease_array(&request.leases))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(failed(action))?;
+        let rows = sqlx::query(sql::HEARTBEAT)
+            .bind(now_us.saturating_add(micros(request.lease)))
+            .bind(&request.namespace)
+            .bind(lease_array(&request.leases))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(failed(action))?;
         tx.commit().await.map_err(failed(action))?;
         let held = returned_leases(&rows, action)?;
         Ok(request
@@ -524,87 +435,66 @@ impl Storage for SqliteStorage {
         }
         let action = "record attempt results";
         let (_, now_us) = self.now();
-        let mut items = Vec::with_capacity(outcomes.len());
+        let successes: Vec<Lease> = outcomes
+            .iter()
+            .filter(|outcome| outcome.result == AttemptResult::Succeeded)
+            .map(|outcome| outcome.lease)
+            .collect();
+        let mut tx = self.write(action).await?;
+        // The common case, every success of the batch: one statement.
+        let mut applied = if successes.is_empty() {
+            HashSet::new()
+        } else {
+            let rows = sqlx::query(sql::FINISH_SUCCEEDED)
+                .bind(now_us)
+                .bind(namespace)
+                .bind(lease_array(&successes))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(failed(action))?;
+            returned_leases(&rows, action)?
+        };
+        // Failures and snoozes, each with its own error and delay: one statement each
+        // (prepared once), and the attempt stored.
+        let mut attempts = Vec::new();
         let mut wakes = false;
         for outcome in &outcomes {
-            let (status, error, delay) = match &outcome.result {
-                AttemptResult::Succeeded => ("succeeded", None, 0),
-                AttemptResult::Retry { error, delay } => ("retrying", Some(error), micros(*delay)),
-                AttemptResult::DeadLetter { error } => ("dead_lettered", Some(error), 0),
-                // Not a stored status: the run becomes `retrying`, the attempt `snoozed`.
-                AttemptResult::Snooze { reason, delay } => {
-                    ("snoozed", Some(reason), micros(*delay))
-                }
-            };
-            items.push(json!([
-                id_text(outcome.lease.id),
-                outcome.lease.attempt,
-                status,
-                error,
-                delay
-            ]));
-        }
-        let sql = format!(
-            "UPDATE runs
-             SET status = CASE WHEN u.status = 'snoozed' THEN 'retrying' ELSE u.status END,
-                 finished_at = CASE WHEN u.status IN ('retrying', 'snoozed')
-                                    THEN runs.finished_at ELSE ?1 END,
-                 run_at = CASE WHEN u.status IN ('retrying', 'snoozed')
-                               THEN ?1 + u.delay ELSE runs.run_at END,
-                 last_error = CASE WHEN u.status IN ('succeeded', 'snoozed')
-                                   THEN runs.last_error ELSE u.error END,
-                 max_attempts = CASE WHEN u.status = 'snoozed'
-                                     THEN min(runs.max_attempts + 1, 2147483647)
-                                     ELSE runs.max_attempts END,
-                 lease_until = NULL
-             FROM (SELECT {} FROM json_each(?2) AS j) AS u
-             WHERE runs.namespace = ?3 AND runs.id = u.id
-               AND runs.status = 'running' AND runs.attempt = u.attempt
-             RETURNING id, attempt, started_at",
-            unpack!("id", "attempt", "status", "error", "delay")
-        );
-        let mut tx = self.write(action).await?;
-        let rows = sqlx::query(&sql)
-            .bind(now_us)
-            .bind(array(items))
-            .bind(namespace)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(failed(action))?;
-        let mut started = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            let id: &str = row.try_get("id").map_err(failed(action))?;
-            let attempt: i64 = row.try_get("attempt").map_err(failed(action))?;
-            let started_at: Option<i64> = row.try_get("started_at").map_err(failed(action))?;
-            let lease = Lease {
-                id: rows::run_id(id)?,
-                attempt: u32::try_from(attempt).unwrap_or(0),
-            };
-            started.insert(lease, started_at.unwrap_or(now_us));
-        }
-        let mut attempts = Vec::new();
-        let mut stale = Vec::new();
-        for outcome in &outcomes {
-            let Some(started_at) = started.get(&outcome.lease) else {
-                stale.push(outcome.lease);
-                continue;
-            };
-            let (kind, error) = match &outcome.result {
+            let (status, kind, error, delay) = match &outcome.result {
                 AttemptResult::Succeeded => continue,
                 AttemptResult::Retry { error, delay } => {
-                    wakes |= delay.is_zero();
-                    (AttemptOutcome::Failed, error)
+                    ("retrying", AttemptOutcome::Failed, error, *delay)
                 }
-                AttemptResult::DeadLetter { error } => (AttemptOutcome::Failed, error),
+                AttemptResult::DeadLetter { error } => (
+                    "dead_lettered",
+                    AttemptOutcome::Failed,
+                    error,
+                    Duration::ZERO,
+                ),
+                // Not a stored status: the run becomes `retrying`, the attempt `snoozed`.
                 AttemptResult::Snooze { reason, delay } => {
-                    wakes |= delay.is_zero();
-                    (AttemptOutcome::Snoozed, reason)
+                    ("snoozed", AttemptOutcome::Snoozed, reason, *delay)
                 }
             };
+            let started_at: Option<Option<i64>> = sqlx::query_scalar(sql::FINISH_FAILED)
+                .bind(now_us)
+                .bind(namespace)
+                .bind(id_text(outcome.lease.id))
+                .bind(outcome.lease.attempt)
+                .bind(status)
+                .bind(error)
+                .bind(micros(delay))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(failed(action))?;
+            let Some(started_at) = started_at else {
+                continue;
+            };
+            applied.insert(outcome.lease);
+            wakes |= status != "dead_lettered" && delay.is_zero();
             attempts.push(json!([
                 id_text(outcome.lease.id),
                 outcome.lease.attempt,
-                started_at,
+                started_at.unwrap_or(now_us),
                 kind.as_str(),
                 error
             ]));
@@ -614,7 +504,12 @@ impl Storage for SqliteStorage {
         if wakes {
             self.available(namespace);
         }
-        Ok(Finished::new(rows.len(), stale))
+        let stale: Vec<Lease> = outcomes
+            .iter()
+            .map(|outcome| outcome.lease)
+            .filter(|lease| !applied.contains(lease))
+            .collect();
+        Ok(Finished::new(outcomes.len() - stale.len(), stale))
     }
 
     async fn release(&self, namespace: &str, leases: Vec<Lease>) -> Result<usize, Error> {
@@ -624,22 +519,13 @@ impl Storage for SqliteStorage {
         let action = "hand runs back";
         let (_, now_us) = self.now();
         let mut tx = self.write(action).await?;
-        let rows = sqlx::query(
-            "UPDATE runs
-             SET status = 'queued', run_at = ?1, lease_until = NULL,
-                 max_attempts = min(max_attempts + 1, 2147483647)
-             WHERE namespace = ?2 AND status = 'running'
-               AND (id, attempt) IN (SELECT json_extract(j.value, '$[0]'),
-                                            json_extract(j.value, '$[1]')
-                                     FROM json_each(?3) AS j)
-             RETURNING id, attempt, started_at",
-        )
-        .bind(now_us)
-        .bind(namespace)
-        .bind(lease_array(&leases))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(failed(action))?;
+        let rows = sqlx::query(sql::RELEASE)
+            .bind(now_us)
+            .bind(namespace)
+            .bind(lease_array(&leases))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(failed(action))?;
         let attempts = ended_attempts(
             &rows,
             now_us,
@@ -659,22 +545,13 @@ impl Storage for SqliteStorage {
         let action = "rescue runs whose lease expired";
         let (_, now_us) = self.now();
         let mut tx = self.write(action).await?;
-        let rows = sqlx::query(
-            "UPDATE runs
-             SET status = CASE WHEN attempt >= max_attempts THEN 'dead_lettered'
-                               ELSE 'retrying' END,
-                 finished_at = CASE WHEN attempt >= max_attempts THEN ?1 ELSE finished_at END,
-                 run_at = CASE WHEN attempt >= max_attempts THEN run_at ELSE ?1 END,
-                 last_error = ?3, lease_until = NULL
-             WHERE namespace = ?2 AND status = 'running' AND lease_until < ?1
-             RETURNING id, attempt, started_at, status",
-        )
-        .bind(now_us)
-        .bind(namespace)
-        .bind(LEASE_EXPIRED)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(failed(action))?;
+        let rows = sqlx::query(sql::RESCUE)
+            .bind(now_us)
+            .bind(namespace)
+            .bind(LEASE_EXPIRED)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(failed(action))?;
         let attempts = ended_attempts(
             &rows,
             now_us,
@@ -701,42 +578,39 @@ impl Storage for SqliteStorage {
 
     async fn get(&self, namespace: &str, id: RunId) -> Result<Option<Run>, Error> {
         let (now, _) = self.now();
-        let row = sqlx::query(&format!(
-            "SELECT {RUN_COLUMNS} FROM runs WHERE namespace = ?1 AND id = ?2"
-        ))
-        .bind(namespace)
-        .bind(id_text(id))
-        .fetch_optional(&self.inner.reader)
-        .await
-        .map_err(failed("read a run"))?;
+        let row = sqlx::query(sql::GET)
+            .bind(namespace)
+            .bind(id_text(id))
+            .fetch_optional(&self.inner.reader)
+            .await
+            .map_err(failed("read a run"))?;
         row.as_ref().map(|row| rows::run(row, now)).transpose()
     }
 
     async fn list(&self, namespace: &str, filter: &ListRuns) -> Result<Page, Error> {
         let (now, now_us) = self.now();
-        let mut sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE namespace = ?1");
+        let mut text = sql::LIST_HEAD.to_owned();
         if filter.task_value().is_some() {
-            sql.push_str(" AND task = ?2");
+            text.push_str(" AND task = ?2");
         }
         if filter.cursor_value().is_some() {
-            sql.push_str(" AND id < ?3");
+            text.push_str(" AND id < ?3");
         }
-        const NOT_DUE_YET: &str = "(status = 'queued' AND attempt = 0 AND run_at > ?5)";
         match filter.status_value() {
             None => {}
             Some(RunStatus::Scheduled) => {
-                sql.push_str(" AND ");
-                sql.push_str(NOT_DUE_YET);
+                text.push_str(" AND ");
+                text.push_str(sql::NOT_DUE_YET);
             }
             Some(RunStatus::Queued) => {
-                sql.push_str(" AND status = 'queued' AND NOT ");
-                sql.push_str(NOT_DUE_YET);
+                text.push_str(" AND status = 'queued' AND NOT ");
+                text.push_str(sql::NOT_DUE_YET);
             }
-            Some(_) => sql.push_str(" AND status = ?4"),
+            Some(_) => text.push_str(" AND status = ?4"),
         }
-        sql.push_str(" ORDER BY id DESC LIMIT ?6");
+        text.push_str(" ORDER BY id DESC LIMIT ?6");
         let limit = usize::try_from(filter.limit_value()).unwrap_or(usize::MAX);
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(&text)
             .bind(namespace)
             .bind(filter.task_value())
             .bind(filter.cursor_value().map(|c| id_text(c.last_id())))
@@ -757,24 +631,18 @@ impl Storage for SqliteStorage {
         let action = "read the attempts of a run";
         // One snapshot for both reads.
         let mut tx = self.inner.reader.begin().await.map_err(failed(action))?;
-        let run = sqlx::query(
-            "SELECT status, attempt, started_at, finished_at FROM runs
-             WHERE namespace = ?1 AND id = ?2",
-        )
-        .bind(namespace)
-        .bind(id_text(id))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(failed(action))?
-        .ok_or_else(|| not_found(namespace, id))?;
-        let stored = sqlx::query(
-            "SELECT number, started_at, finished_at, outcome, error FROM attempts
-             WHERE run_id = ?1 ORDER BY number",
-        )
-        .bind(id_text(id))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(failed(action))?;
+        let run = sqlx::query(sql::STATE)
+            .bind(namespace)
+            .bind(id_text(id))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed(action))?
+            .ok_or_else(|| not_found(namespace, id))?;
+        let stored = sqlx::query(sql::ATTEMPTS)
+            .bind(id_text(id))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(failed(action))?;
         tx.commit().await.map_err(failed(action))?;
         let mut attempts = stored
             .iter()
@@ -812,49 +680,38 @@ impl Storage for SqliteStorage {
         let action = "cancel a run";
         let (now, now_us) = self.now();
         let mut tx = self.write(action).await?;
-        let before = sqlx::query(
-            "SELECT status, attempt, run_at, started_at FROM runs
-             WHERE namespace = ?1 AND id = ?2",
-        )
-        .bind(namespace)
-        .bind(id_text(id))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(failed(action))?
-        .ok_or_else(|| not_found(namespace, id))?;
+        let before = sqlx::query(sql::STATE)
+            .bind(namespace)
+            .bind(id_text(id))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed(action))?
+            .ok_or_else(|| not_found(namespace, id))?;
         let status = stored_status(&before, now, action)?;
         if status.is_final() {
             return Err(Error::NotCancellable { id, status });
         }
-        let row = sqlx::query(&format!(
-            "UPDATE runs SET status = 'cancelled', finished_at = ?1, lease_until = NULL
-             WHERE namespace = ?2 AND id = ?3
-             RETURNING {RUN_COLUMNS}"
-        ))
-        .bind(now_us)
-        .bind(namespace)
-        .bind(id_text(id))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(failed(action))?;
+        let row = sqlx::query(sql::CANCEL)
+            .bind(now_us)
+            .bind(namespace)
+            .bind(id_text(id))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(failed(action))?;
         // The attempt the run was in, unless it already ended (failed, expired, handed
         // back) and was stored then.
         let attempt: i64 = before.try_get("attempt").map_err(failed(action))?;
         let started_at: Option<i64> = before.try_get("started_at").map_err(failed(action))?;
         if let (true, Some(started_at)) = (attempt > 0, started_at) {
-            sqlx::query(
-                "INSERT INTO attempts (run_id, number, started_at, finished_at, outcome, error)
-                 VALUES (?1, ?2, ?3, ?4, 'cancelled', ?5)
-                 ON CONFLICT (run_id, number) DO NOTHING",
-            )
-            .bind(id_text(id))
-            .bind(attempt)
-            .bind(started_at)
-            .bind(now_us)
-            .bind(CANCELLED)
-            .execute(&mut *tx)
-            .await
-            .map_err(failed(action))?;
+            sqlx::query(sql::CANCEL_ATTEMPT)
+                .bind(id_text(id))
+                .bind(attempt)
+                .bind(started_at)
+                .bind(now_us)
+                .bind(CANCELLED)
+                .execute(&mut *tx)
+                .await
+                .map_err(failed(action))?;
         }
         tx.commit().await.map_err(failed(action))?;
         self.emit(StorageEvent::Cancelled {
@@ -874,36 +731,26 @@ impl Storage for SqliteStorage {
         let action = "replay a run";
         let (now, now_us) = self.now();
         let mut tx = self.write(action).await?;
-        let before = sqlx::query(
-            "SELECT status, attempt, run_at FROM runs WHERE namespace = ?1 AND id = ?2",
-        )
-        .bind(namespace)
-        .bind(id_text(id))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(failed(action))?
-        .ok_or_else(|| not_found(namespace, id))?;
+        let before = sqlx::query(sql::STATE)
+            .bind(namespace)
+            .bind(id_text(id))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(failed(action))?
+            .ok_or_else(|| not_found(namespace, id))?;
         let status = stored_status(&before, now, action)?;
         if !status.is_final() {
             return Err(Error::NotReplayable { id, status });
         }
-        let row = sqlx::query(&format!(
-            "INSERT INTO runs (id, namespace, task, queue, status, payload, attempt,
-                               max_attempts, priority, created_at, run_at, replay_of,
-                               replay_reason)
-             SELECT ?1, namespace, task, queue, 'queued', payload, 0, max_attempts, priority,
-                    ?2, ?2, id, ?3
-             FROM runs WHERE namespace = ?4 AND id = ?5
-             RETURNING {RUN_COLUMNS}"
-        ))
-        .bind(id_text(new_id))
-        .bind(now_us)
-        .bind(reason)
-        .bind(namespace)
-        .bind(id_text(id))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(failed(action))?;
+        let row = sqlx::query(sql::REPLAY)
+            .bind(id_text(new_id))
+            .bind(now_us)
+            .bind(reason)
+            .bind(namespace)
+            .bind(id_text(id))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(failed(action))?;
         tx.commit().await.map_err(failed(action))?;
         self.available(namespace);
         rows::run(&row, now)
@@ -918,22 +765,13 @@ impl Storage for SqliteStorage {
         let window = window.min(MAX_STATS_WINDOW);
         let (now, now_us) = self.now();
         let since = stamp(window_start(now, window));
-        let rows = sqlx::query(&format!(
-            "SELECT task,
-                    CASE WHEN status = 'queued' AND attempt = 0 AND run_at > ?2
-                         THEN 'scheduled' ELSE status END AS status,
-                    CASE WHEN status IN {FINAL} AND finished_at >= ?3 AND finished_at <= ?2
-                         THEN finished_at - finished_at % 60000000 END AS minute,
-                    count(*) AS n
-             FROM runs WHERE namespace = ?1
-             GROUP BY 1, 2, 3"
-        ))
-        .bind(namespace)
-        .bind(now_us)
-        .bind(since)
-        .fetch_all(&self.inner.reader)
-        .await
-        .map_err(failed(action))?;
+        let rows = sqlx::query(sql::STATS)
+            .bind(namespace)
+            .bind(now_us)
+            .bind(since)
+            .fetch_all(&self.inner.reader)
+            .await
+            .map_err(failed(action))?;
         let mut counts = Vec::with_capacity(rows.len());
         let mut finished = Vec::new();
         for row in &rows {
@@ -969,40 +807,23 @@ impl Storage for SqliteStorage {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let cutoff = |age: Option<Duration>| age.map(|age| now_us.saturating_sub(micros(age)));
         let mut tx = self.write(action).await?;
-        let forgotten = sqlx::query(&format!(
-            "UPDATE runs SET idempotency_key = NULL
-             WHERE rowid IN (
-                 SELECT rowid FROM runs
-                 WHERE namespace = ?1 AND idempotency_key IS NOT NULL
-                   AND status IN {FINAL} AND created_at < ?2
-                 LIMIT ?3)"
-        ))
-        .bind(namespace)
-        .bind(now_us.saturating_sub(micros(retention.key_window_for())))
-        .bind(limit)
-        .execute(&mut *tx)
-        .await
-        .map_err(failed(action))?
-        .rows_affected();
-        let deleted = sqlx::query(
-            "DELETE FROM runs
-             WHERE rowid IN (
-                 SELECT rowid FROM runs
-                 WHERE namespace = ?1 AND idempotency_key IS NULL
-                   AND ((status = 'succeeded' AND finished_at < ?2)
-                     OR (status = 'cancelled' AND finished_at < ?3)
-                     OR (status = 'dead_lettered' AND finished_at < ?4))
-                 LIMIT ?5)
-             RETURNING id",
-        )
-        .bind(namespace)
-        .bind(cutoff(retention.succeeded_for()))
-        .bind(cutoff(retention.cancelled_for()))
-        .bind(cutoff(retention.dead_lettered_for()))
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(failed(action))?;
+        let forgotten = sqlx::query(sql::FORGET_KEYS)
+            .bind(namespace)
+            .bind(now_us.saturating_sub(micros(retention.key_window_for())))
+            .bind(limit)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed(action))?
+            .rows_affected();
+        let deleted = sqlx::query(sql::PRUNE)
+            .bind(namespace)
+            .bind(cutoff(retention.succeeded_for()))
+            .bind(cutoff(retention.cancelled_for()))
+            .bind(cutoff(retention.dead_lettered_for()))
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(failed(action))?;
         if !deleted.is_empty() {
             let mut ids = Vec::with_capacity(deleted.len());
             for row in &deleted {
@@ -1010,7 +831,7 @@ impl Storage for SqliteStorage {
                     row.try_get::<String, _>("id").map_err(failed(action))?
                 ));
             }
-            sqlx::query("DELETE FROM attempts WHERE run_id IN (SELECT value FROM json_each(?1))")
+            sqlx::query(sql::PRUNE_ATTEMPTS)
                 .bind(array(ids))
                 .execute(&mut *tx)
                 .await
