@@ -273,6 +273,17 @@ impl SqliteStorageBuilder {
             .busy_timeout(self.busy_timeout)
             .foreign_keys(false);
         let action = format!("open the SQLite file {}", path.display());
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            if !dir.is_dir() {
+                return Err(Error::storage(
+                    action,
+                    format!(
+                        "the directory {} does not exist; create it first",
+                        dir.display()
+                    ),
+                ));
+            }
+        }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)

@@ -1,0 +1,212 @@
+//! `SqliteStorage` beyond the conformance suite: several workers and two storages sharing
+//! one file in one process, a restart keeping every run, and files it must refuse.
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+mod sqlite_support;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use jobs::{Context, Error, Jobs, RunId, RunStatus, Storage};
+use jobs_sqlite::SqliteStorage;
+use sqlite_support::fresh_path;
+
+/// How many times each run's handler ran, by run.
+static EXECUTIONS: Mutex<Option<HashMap<RunId, u32>>> = Mutex::new(None);
+
+#[jobs::task(retry(attempts = 3, backoff = "fixed", initial_delay = "10ms"))]
+async fn count_execution(ctx: Context, n: u32) {
+    let _ = n;
+    // A little work, so that workers overlap.
+    tokio::task::yield_now().await;
+    let mut executions = EXECUTIONS.lock().unwrap();
+    *executions
+        .get_or_insert_with(HashMap::new)
+        .entry(ctx.run_id())
+        .or_default() += 1;
+}
+
+fn jobs_on(storage: SqliteStorage) -> Jobs {
+    Jobs::builder()
+        .namespace("shared")
+        .storage(storage)
+        .build()
+        .unwrap()
+}
+
+/// Four workers on one storage and two more on a second storage of the same file (two
+/// writer connections contending for the file's lock, as two processes would), while two
+/// tasks enqueue through both: every run succeeds and runs exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_and_storages_in_one_process_share_one_file() {
+    const PER_ENQUEUER: u32 = 600;
+    let path = fresh_path("shared");
+    let first = SqliteStorage::open(&path).await.unwrap();
+    let second = SqliteStorage::open(&path).await.unwrap();
+    let mut workers = Vec::new();
+    for storage in [&first, &first, &first, &first, &second, &second] {
+        workers.push(
+            jobs_on(storage.clone())
+                .worker()
+                .concurrency(8)
+                .poll_interval(Duration::from_millis(20))
+                .start(),
+        );
+    }
+    let mut enqueuers = Vec::new();
+    for (index, storage) in [&first, &second].into_iter().enumerate() {
+        let jobs = jobs_on(storage.clone());
+        enqueuers.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for chunk in 0..PER_ENQUEUER / 50 {
+                let batch = (0..50).map(|k| CountExecution {
+                    n: index as u32 * PER_ENQUEUER + chunk * 50 + k,
+                });
+                let enqueued = jobs.enqueue_many(batch).await.unwrap();
+                ids.extend(enqueued.iter().map(|e| e.id()));
+            }
+            ids
+        }));
+    }
+    let mut ids = Vec::new();
+    for enqueuer in enqueuers {
+        ids.extend(enqueuer.await.unwrap());
+    }
+    assert_eq!(ids.len(), 2 * PER_ENQUEUER as usize);
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let done = first
+            .stats("shared", Duration::from_secs(60))
+            .await
+            .unwrap()
+            .count("count-execution", RunStatus::Succeeded);
+        if done == ids.len() as u64 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {done} of {} runs succeeded within 60 s",
+            ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut stale = 0;
+    for worker in workers {
+        let report = worker.shutdown().await;
+        stale += report.stale;
+        assert_eq!(report.unwritten, 0, "{report:?}");
+    }
+    assert_eq!(
+        stale, 0,
+        "no result was fenced out: no run was claimed twice"
+    );
+
+    let executions = EXECUTIONS.lock().unwrap().take().unwrap_or_default();
+    for id in &ids {
+        let run = first.get("shared", *id).await.unwrap().unwrap();
+        assert_eq!(
+            (run.status, run.attempt),
+            (RunStatus::Succeeded, 1),
+            "{run:?}"
+        );
+        assert_eq!(executions.get(id), Some(&1), "run {id} ran exactly once");
+    }
+    assert_eq!(executions.len(), ids.len());
+    let workers: i64 = sqlx::query_scalar("SELECT count(DISTINCT worker) FROM runs")
+        .fetch_one(first.read_pool())
+        .await
+        .unwrap();
+    assert!(workers >= 2, "the work was shared, by {workers} worker(s)");
+}
+
+/// A storage closed and opened again (a restart) finds every run as it was.
+#[tokio::test]
+async fn runs_survive_closing_and_opening_the_file_again() {
+    let path = fresh_path("reopen");
+    let storage = SqliteStorage::open(&path).await.unwrap();
+    let jobs = jobs_on(storage.clone());
+    let now = jobs
+        .enqueue(CountExecution { n: 1 })
+        .idempotency_key("once")
+        .await
+        .unwrap();
+    let later = jobs
+        .enqueue(CountExecution { n: 2 })
+        .delay(Duration::from_secs(3600))
+        .await
+        .unwrap();
+    storage.close().await;
+    drop(jobs);
+    drop(storage);
+
+    let storage = SqliteStorage::open(&path).await.unwrap();
+    let jobs = jobs_on(storage.clone());
+    let run = jobs.runs().get(&now.id()).await.unwrap().unwrap();
+    assert_eq!(run, now.run, "the run as it was enqueued");
+    let scheduled = jobs.runs().get(&later.id()).await.unwrap().unwrap();
+    assert_eq!(scheduled.status, RunStatus::Scheduled);
+    let again = jobs
+        .enqueue(CountExecution { n: 3 })
+        .idempotency_key("once")
+        .await
+        .unwrap();
+    assert!(!again.created, "the key is remembered across the restart");
+    assert_eq!(again.id(), now.id());
+}
+
+/// A file written by a newer version of the schema is refused, and left as it was.
+#[tokio::test]
+async fn a_file_from_a_newer_schema_is_refused() {
+    let path = fresh_path("newer");
+    let storage = SqliteStorage::open(&path).await.unwrap();
+    storage.close().await;
+    drop(storage);
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    sqlx::query("PRAGMA user_version = 99")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    match SqliteStorage::open(&path).await {
+        Err(Error::Config(message)) => {
+            assert!(message.contains("schema version 99"), "{message}");
+            assert!(message.contains("newer jobs-sqlite"), "{message}");
+            assert!(message.contains(&path.display().to_string()), "{message}");
+        }
+        other => panic!("a newer file should be refused, got {other:?}"),
+    }
+}
+
+/// Files that cannot hold runs are refused with an error naming them, and left alone.
+#[tokio::test]
+async fn unusable_files_are_refused_naming_the_file() {
+    let garbage = fresh_path("garbage");
+    std::fs::write(&garbage, b"this is not a database, just some text").unwrap();
+    let missing_dir = fresh_path("missing").join("no-such-dir").join("jobs.db");
+    for (path, why) in [
+        (garbage.clone(), "file is not a database"),
+        (missing_dir, "does not exist; create it first"),
+    ] {
+        match SqliteStorage::open(&path).await {
+            Err(error @ Error::Storage { .. }) => {
+                let message = error.to_string();
+                assert!(
+                    message.contains(&path.display().to_string()),
+                    "names the file: {message}"
+                );
+                assert!(message.contains(why), "says why: {message}");
+            }
+            other => panic!("{} should be refused, got {other:?}", path.display()),
+        }
+    }
+    assert_eq!(
+        std::fs::read(&garbage).unwrap(),
+        b"this is not a database, just some text",
+        "a refused file is left as it was"
+    );
+}
