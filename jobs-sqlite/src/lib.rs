@@ -290,6 +290,8 @@ impl SqliteStorageBuilder {
             .acquire_timeout(Duration::from_secs(3600))
             .idle_timeout(None)
             .max_lifetime(None)
+            // A file connection does not go stale like a network one: no ping per write.
+            .test_before_acquire(false)
             .connect_with(options.clone().create_if_missing(true))
             .await
             .map_err(|e| Error::storage(action.clone(), e))?;
@@ -297,6 +299,7 @@ impl SqliteStorageBuilder {
         let reader = SqlitePoolOptions::new()
             .max_connections(self.readers)
             .acquire_timeout(Duration::from_secs(60))
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(|e| Error::storage(action, e))?;
