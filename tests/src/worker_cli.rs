@@ -1,14 +1,17 @@
-//! What the worker binaries (`jobs-test-worker`, `jobs-fault-worker`) share: reading
-//! `--flag value` arguments, the runtime around their work, being told to stop, going
-//! idle, and the shutdown line they print.
+//! What the worker binaries (`jobs-test-worker`, `jobs-fault-worker` on PostgreSQL,
+//! `jobs-sqlite-worker` on a SQLite file) share: reading `--flag value` arguments, the
+//! runtime around their work, opening their storage, being told to stop, going idle, and
+//! the shutdown line they print.
 
 use std::future::Future;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use jobs::{ShutdownReport, WorkerHandle};
 use jobs_postgres::PgStorage;
-use sqlx::PgPool;
+use jobs_sqlite::SqliteStorage;
+use sqlx::{PgPool, SqlitePool};
 use tokio::io::AsyncBufReadExt;
 
 /// A binary's whole `main`: parses its arguments with `args` (an error exits 2), runs
@@ -98,6 +101,24 @@ pub async fn connect(
     Ok((storage, pool))
 }
 
+/// A storage on the SQLite file at `path` (created and migrated if it is missing), whose
+/// writes wait up to `busy_timeout` for the file's write lock (the storage's default when
+/// `None`).
+///
+/// # Errors
+///
+/// The file cannot be opened, created or migrated.
+pub async fn open_sqlite(
+    path: &Path,
+    busy_timeout: Option<Duration>,
+) -> Result<SqliteStorage, jobs::Error> {
+    let mut builder = SqliteStorage::builder();
+    if let Some(timeout) = busy_timeout {
+        builder = builder.busy_timeout(timeout);
+    }
+    builder.open(path).await
+}
+
 /// Why a worker stopped, what its shutdown reported, and how long the shutdown took.
 #[derive(Debug)]
 pub struct Stopped {
@@ -180,21 +201,46 @@ pub async fn idle(
     idle: Option<Duration>,
     name: &str,
 ) {
-    let Some(idle) = idle else {
-        return std::future::pending().await;
-    };
     let sql = format!(
         "SELECT count(*) FROM {schema}.runs
          WHERE namespace = $1 AND status IN ('queued', 'running', 'retrying')"
     );
+    idle_when(idle, name, || {
+        sqlx::query_scalar::<_, i64>(&sql)
+            .bind(namespace)
+            .fetch_one(pool)
+    })
+    .await;
+}
+
+/// [`idle`] on a SQLite file, read through `pool` (the storage's
+/// [`read_pool`](SqliteStorage::read_pool)).
+pub async fn idle_sqlite(pool: &SqlitePool, namespace: &str, idle: Option<Duration>, name: &str) {
+    idle_when(idle, name, || {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM runs
+             WHERE namespace = ?1 AND status IN ('queued', 'running', 'retrying')",
+        )
+        .bind(namespace)
+        .fetch_one(pool)
+    })
+    .await;
+}
+
+/// Completes once `count` (of the runs waiting or running) has said 0 for `idle`, asking
+/// it every 250 ms (never if `idle` is `None`). A failed count is printed and ignored.
+async fn idle_when<F, E>(idle: Option<Duration>, name: &str, mut count: impl FnMut() -> F)
+where
+    F: Future<Output = Result<i64, E>>,
+    E: std::fmt::Display,
+{
+    let Some(idle) = idle else {
+        return std::future::pending().await;
+    };
     let mut since = tokio::time::Instant::now();
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        match sqlx::query_scalar::<_, i64>(&sql)
-            .bind(namespace)
-            .fetch_one(pool)
-            .await
-        {
+        match count().await {
             Ok(0) if since.elapsed() >= idle => return,
             Ok(0) => {}
             Ok(_) => since = tokio::time::Instant::now(),
