@@ -1,12 +1,16 @@
 //! The first five minutes: define a task, enqueue it twice with one idempotency key,
 //! process it with a worker, and print the run's story.
 //!
-//! In memory, or on PostgreSQL when `DATABASE_URL` is set:
+//! In memory, or on SQLite or PostgreSQL when `DATABASE_URL` is set:
 //!
 //! ```sh
 //! cargo run --example quickstart
-//! DATABASE_URL=postgres://localhost/app cargo run --example quickstart
+//! DATABASE_URL=sqlite://jobs.db cargo run --example quickstart          # the file ./jobs.db
+//! DATABASE_URL=postgres://localhost/app cargo run --example quickstart  # schema example_quickstart
 //! ```
+//!
+//! Each run starts empty: the SQLite file is created, or emptied if jobs-sqlite made it
+//! (any other file is refused); the PostgreSQL schema is dropped and created again.
 
 use std::time::Duration;
 
@@ -36,7 +40,8 @@ async fn notify_user(
 
 #[tokio::main]
 async fn main() -> Result<(), examples::Report> {
-    // `MemoryStorage::new()`, or PostgreSQL when DATABASE_URL is set (examples/src/lib.rs).
+    // `MemoryStorage::new()`, or a `SqliteStorage` or `PgStorage` when DATABASE_URL is set
+    // (examples/src/lib.rs).
     let storage = examples::system_storage("quickstart").await?;
     let jobs = Jobs::builder()
         .name("background")

@@ -1,16 +1,20 @@
 //! Shared helpers for the examples: where runs live, a clock the examples move by hand,
 //! and printing.
 //!
-//! Every example runs on memory by default and on PostgreSQL when `DATABASE_URL` is set;
-//! [`storage`] and [`system_storage`] make that choice in one place. The brief's delays
+//! Every example runs on memory by default, and on PostgreSQL or SQLite when
+//! `DATABASE_URL` is set to a `postgres://` or `sqlite:` URL; [`storage`] and
+//! [`system_storage`] make that choice in one place. The brief's delays
 //! are minutes and hours: the examples keep those policies and run them quickly on a
 //! [`jobs::ManualClock`] that [`Timeline`] moves forward, instead of sleeping.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use jobs::{Attempt, Clock as _, Jobs, ListRuns, ManualClock, Run, RunId, RunStatus, Storage};
+use sqlx::Connection as _;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
 /// The error the helpers return: anything, with a message.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -44,38 +48,65 @@ impl std::fmt::Debug for Report {
 /// The longest an example waits, in real time, for a worker to finish what is due.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The storage for example `name`, reading time from `clock`: in memory, or PostgreSQL
-/// (schema `example_<name>`, reset first) when `DATABASE_URL` is set. Prints which.
+/// The storage for example `name`, reading time from `clock`: in memory, or what
+/// `DATABASE_URL` names when it is set (see [`system_storage`]). Prints which.
 ///
 /// # Errors
 ///
-/// PostgreSQL is asked for and cannot be reached or migrated.
+/// `DATABASE_URL` is not a PostgreSQL or SQLite URL, names a file that is not a
+/// jobs-sqlite file, or its database cannot be reached or migrated.
 pub async fn storage(name: &str, clock: ManualClock) -> Result<Arc<dyn Storage>, BoxError> {
     open(name, Some(clock)).await
 }
 
-/// [`storage`] for examples that run in real time: the system's clock in memory, the
-/// database's on PostgreSQL.
+/// [`storage`] for examples that run in real time: the system's clock in memory and on
+/// SQLite, the database's on PostgreSQL.
+///
+/// With `DATABASE_URL` unset the runs are in memory. Set, it is one of:
+///
+/// - `postgres://user:password@host:port/database`: the example uses its own schema,
+///   `example_<name>`, dropped and created again first;
+/// - `sqlite://jobs.db` (relative to the current directory), `sqlite:///abs/path.db` or
+///   `sqlite:jobs.db`: the example uses that file, created if it is missing, else emptied
+///   first. Only a file made by jobs-sqlite (or an empty one) is emptied: any other file
+///   is refused and left as it is.
 ///
 /// # Errors
 ///
-/// PostgreSQL is asked for and cannot be reached or migrated.
+/// As [`storage`].
 pub async fn system_storage(name: &str) -> Result<Arc<dyn Storage>, BoxError> {
     open(name, None).await
 }
 
 async fn open(name: &str, clock: Option<ManualClock>) -> Result<Arc<dyn Storage>, BoxError> {
-    if let Some(url) = std::env::var("DATABASE_URL")
+    let Some(url) = std::env::var("DATABASE_URL")
         .ok()
         .filter(|url| !url.is_empty())
-    {
-        return postgres(name, &url, clock).await;
+    else {
+        println!("storage: memory (set DATABASE_URL to run on SQLite or PostgreSQL)");
+        return Ok(match clock {
+            Some(clock) => Arc::new(jobs::MemoryStorage::with_clock(clock)),
+            None => Arc::new(jobs::MemoryStorage::new()),
+        });
+    };
+    // The scheme alone: the rest of a URL may hold a password.
+    let scheme = url
+        .split_once(':')
+        .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("postgres" | "postgresql") => postgres(name, &url, clock).await,
+        Some("sqlite") => sqlite(&url, clock).await,
+        other => Err(format!(
+            "DATABASE_URL {}; expected postgres://user:password@host:port/database \
+             (PostgreSQL), sqlite://jobs.db, sqlite:///abs/path/jobs.db or sqlite:jobs.db \
+             (SQLite), or DATABASE_URL unset (memory)",
+            match other {
+                Some(scheme) => format!("has the scheme `{scheme}:`, which no storage here takes"),
+                None => "is not a URL".to_owned(),
+            }
+        )
+        .into()),
     }
-    println!("storage: memory (set DATABASE_URL to run on PostgreSQL)");
-    Ok(match clock {
-        Some(clock) => Arc::new(jobs::MemoryStorage::with_clock(clock)),
-        None => Arc::new(jobs::MemoryStorage::new()),
-    })
 }
 
 /// PostgreSQL, in a schema of the example's own that starts empty on every run.
@@ -98,13 +129,129 @@ async fn postgres(
     Ok(Arc::new(storage))
 }
 
+/// The tables of a jobs-sqlite file, all of which hold runs: what emptying one clears.
+const SQLITE_TABLES: [&str; 3] = ["runs", "attempts", "limit_starts"];
+
+/// SQLite, in the file `url` names, which starts empty on every run.
+///
+/// The file is never deleted: a missing or empty file is made a jobs-sqlite file by
+/// opening it; a jobs-sqlite file has the rows of its tables deleted; any other file
+/// (another application's database, or not a database at all) is refused untouched.
+async fn sqlite(url: &str, clock: Option<ManualClock>) -> Result<Arc<dyn Storage>, BoxError> {
+    // The file as `SqliteStorage::connect` reads the URL. A URL it refuses (options,
+    // `:memory:`, no file) is refused below, with the forms it takes.
+    let named = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .map(Path::new);
+    let holds_runs = match named {
+        Some(path) => sqlite_file_is_ours(path).await?,
+        None => false,
+    };
+    let mut builder = jobs_sqlite::SqliteStorage::builder();
+    if let Some(clock) = clock {
+        builder = builder.clock(clock);
+    }
+    // Opening applies the migrations, and refuses a file of a newer jobs-sqlite before
+    // anything is deleted.
+    let storage = builder.connect(url).await?;
+    let path = storage.path().to_path_buf();
+    if holds_runs {
+        empty_sqlite_file(&path).await?;
+        println!("storage: SQLite, file {} (emptied first)", path.display());
+    } else {
+        println!("storage: SQLite, file {} (new)", path.display());
+    }
+    Ok(Arc::new(storage))
+}
+
+/// Whether `path` is a jobs-sqlite file to empty (`true`) or a new one (`false`: missing,
+/// or an empty database); an error, leaving the file untouched, for anything else. The
+/// file is only read, on a read-only connection.
+async fn sqlite_file_is_ours(path: &Path) -> Result<bool, BoxError> {
+    let refuse = |what: String| -> BoxError {
+        format!(
+            "DATABASE_URL names {}, which {what}; the examples empty the file they run on, \
+             so they take only a missing file, an empty one or one jobs-sqlite made: \
+             name another file, e.g. DATABASE_URL=sqlite://jobs.db",
+            path.display()
+        )
+        .into()
+    };
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(refuse(format!("cannot be read ({e})"))),
+    };
+    if !metadata.is_file() {
+        return Err(refuse("is not a file".to_owned()));
+    }
+    if metadata.len() == 0 {
+        return Ok(false);
+    }
+    let options = SqliteConnectOptions::new().filename(path).read_only(true);
+    let mut connection = SqliteConnection::connect_with(&options)
+        .await
+        .map_err(|e| refuse(format!("cannot be opened as a SQLite file ({e})")))?;
+    let tables: Result<Vec<String>, sqlx::Error> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+         ORDER BY name",
+    )
+    .fetch_all(&mut connection)
+    .await;
+    let version: Result<i64, sqlx::Error> = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(&mut connection)
+        .await;
+    // Only read from: nothing to keep if closing fails.
+    let _ = connection.close().await;
+    let (tables, version) = match (tables, version) {
+        (Ok(tables), Ok(version)) => (tables, version),
+        (Err(e), _) | (_, Err(e)) => {
+            return Err(refuse(format!("is not a SQLite file ({e})")));
+        }
+    };
+    if tables.is_empty() && version == 0 {
+        return Ok(false);
+    }
+    let ours = version >= 1
+        && SQLITE_TABLES
+            .iter()
+            .all(|table| tables.iter().any(|t| t == table));
+    if ours {
+        Ok(true)
+    } else {
+        Err(refuse(format!(
+            "is a SQLite file that jobs-sqlite did not make (its tables: {})",
+            tables.join(", ")
+        )))
+    }
+}
+
+/// Deletes every row of a jobs-sqlite file's tables, in one transaction.
+async fn empty_sqlite_file(path: &Path) -> Result<(), BoxError> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .busy_timeout(Duration::from_secs(5));
+    let mut connection = SqliteConnection::connect_with(&options).await?;
+    let statements: String = SQLITE_TABLES
+        .iter()
+        .map(|table| format!("DELETE FROM {table}; "))
+        .collect();
+    sqlx::raw_sql(&format!("BEGIN IMMEDIATE; {statements}COMMIT;"))
+        .execute(&mut connection)
+        .await
+        .map_err(|e| format!("cannot empty {}: {e}", path.display()))?;
+    connection.close().await?;
+    Ok(())
+}
+
 /// The application of an example whose brief speaks in minutes and hours: a `Jobs` named
 /// `background` in namespace `app`, as in `quickstart`, on [`storage`] for example `name`
 /// reading time from a new [`ManualClock`]; and the [`Timeline`] that moves that clock.
 ///
 /// # Errors
 ///
-/// PostgreSQL is asked for and cannot be reached or migrated.
+/// As [`storage`].
 pub async fn app_on_manual_clock(name: &str) -> Result<(Jobs, Timeline), BoxError> {
     let clock = ManualClock::new();
     let timeline = Timeline::new(clock.clone());

@@ -1,13 +1,16 @@
-//! Runs every example, in memory and on PostgreSQL, and checks what it prints, so an
-//! example can never rot.
+//! Runs every example, in memory, on PostgreSQL and on SQLite, and checks what it prints,
+//! so an example can never rot.
 //!
 //! The examples are built once with the cargo that runs this test, into the same target
 //! directory, and run from there, each bounded by [`TIMEOUT`]. The PostgreSQL runs use
-//! `DATABASE_URL`, or `postgres://root@127.0.0.1:5432/jobs_test` when it is unset.
+//! `DATABASE_URL` when it is a PostgreSQL URL, else
+//! `postgres://root@127.0.0.1:5432/jobs_test`. The SQLite runs use one file per example
+//! under cargo's temporary directory for tests, `target/tmp/examples-sqlite/<name>.db`,
+//! kept between runs: each run starts by emptying it, as on PostgreSQL it drops its schema.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -16,11 +19,12 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 const DEFAULT_DATABASE_URL: &str = "postgres://root@127.0.0.1:5432/jobs_test";
 
-/// Where the examples run: memory, or PostgreSQL.
+/// Where the examples run: memory, PostgreSQL, or SQLite.
 #[derive(Clone, Copy, Debug)]
 enum Mode {
     Memory,
     Postgres,
+    Sqlite,
 }
 
 /// What an example printed, with helpers that fail the test showing all of it.
@@ -118,8 +122,21 @@ fn examples_dir() -> &'static Path {
 fn database_url() -> String {
     std::env::var("DATABASE_URL")
         .ok()
-        .filter(|url| !url.is_empty())
+        .filter(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
         .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
+}
+
+/// A file in cargo's temporary directory for tests (`target/tmp/examples-sqlite`).
+fn sqlite_path(file: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("examples-sqlite");
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir.join(file)
+}
+
+/// The SQLite URL of example `name`'s file: `sqlite:///.../examples-sqlite/<name>.db`.
+fn sqlite_url(name: &str) -> String {
+    format!("sqlite://{}", sqlite_path(&format!("{name}.db")).display())
 }
 
 /// Starts example `name` with `args` in `mode`, its output piped.
@@ -133,6 +150,7 @@ fn spawn(name: &str, args: &[&str], mode: Mode, envs: &[(&str, &str)]) -> Child 
     match mode {
         Mode::Memory => command.env_remove("DATABASE_URL"),
         Mode::Postgres => command.env("DATABASE_URL", database_url()),
+        Mode::Sqlite => command.env("DATABASE_URL", sqlite_url(name)),
     };
     for (key, value) in envs {
         command.env(key, value);
@@ -166,8 +184,9 @@ impl ReadAll {
     }
 }
 
-/// Waits for `child` up to [`TIMEOUT`], killing it past that; fails unless it exited 0.
-fn finish(name: &str, mut child: Child, out: ReadAll, err: ReadAll) -> Output {
+/// Waits for `child` up to [`TIMEOUT`], killing it past that (no status then), and
+/// returns how it exited with its stdout and stderr.
+fn wait(mut child: Child, out: ReadAll, err: ReadAll) -> (Option<ExitStatus>, String, String) {
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().expect("waiting for the example") {
@@ -180,7 +199,12 @@ fn finish(name: &str, mut child: Child, out: ReadAll, err: ReadAll) -> Output {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let (stdout, stderr) = (out.text(), err.text());
+    (status, out.text(), err.text())
+}
+
+/// Waits for `child` up to [`TIMEOUT`], killing it past that; fails unless it exited 0.
+fn finish(name: &str, child: Child, out: ReadAll, err: ReadAll) -> Output {
+    let (status, stdout, stderr) = wait(child, out, err);
     match status {
         Some(status) if status.success() => {}
         Some(status) => panic!("{name} failed ({status}):\n{stdout}\n--- stderr:\n{stderr}"),
@@ -200,6 +224,7 @@ fn run(name: &str, mode: Mode) -> Output {
     match mode {
         Mode::Memory => output.line(&["storage: memory"]),
         Mode::Postgres => output.line(&["storage: PostgreSQL", &format!("example_{name}")]),
+        Mode::Sqlite => output.line(&["storage: SQLite, file ", &format!("{name}.db")]),
     };
     output
 }
@@ -247,7 +272,8 @@ fn signup(mode: Mode) {
     out.line(&["GET /jobs -> 200 OK (the dashboard, text/html"]);
     out.line(&["worker stopped: 1 attempt completed, 0 handed back"]);
 
-    // After the demo (not beside it: both use the schema `example_signup`).
+    // After the demo (not beside it: both use the schema `example_signup`, or the file
+    // `signup.db`).
     #[cfg(unix)]
     signup_serve(mode);
 }
@@ -491,7 +517,7 @@ fn metrics(mode: Mode) {
     out.line(&[r#"jobs_queue_wait_seconds_count{task="send-invoice"} 6"#]);
 }
 
-macro_rules! both_modes {
+macro_rules! every_mode {
     ($($example:ident),* $(,)?) => {
         mod memory {
             $(
@@ -509,10 +535,18 @@ macro_rules! both_modes {
                 }
             )*
         }
+        mod sqlite {
+            $(
+                #[test]
+                fn $example() {
+                    super::$example(super::Mode::Sqlite);
+                }
+            )*
+        }
     };
 }
 
-both_modes!(
+every_mode!(
     quickstart,
     signup,
     reminders,
@@ -521,6 +555,106 @@ both_modes!(
     webhooks,
     metrics
 );
+
+/// Runs the quickstart with `DATABASE_URL=url`, expecting it to fail; returns its stderr.
+fn quickstart_fails_on(url: &str) -> String {
+    let mut child = spawn(
+        "quickstart",
+        &[],
+        Mode::Memory,
+        &[("DATABASE_URL", url), ("RUST_BACKTRACE", "0")],
+    );
+    let (out, err) = collect(&mut child);
+    let (status, stdout, stderr) = wait(child, out, err);
+    match status {
+        Some(status) if !status.success() => stderr,
+        _ => panic!(
+            "quickstart on {url} should have failed ({status:?}):\n{stdout}\n--- stderr:\n{stderr}"
+        ),
+    }
+}
+
+/// On SQLite a run starts from an empty file, whether the file is new or has runs.
+#[test]
+fn sqlite_file_is_created_then_emptied() {
+    let path = sqlite_path("starts-empty.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.clone().into_os_string();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
+    }
+    let url = format!("sqlite://{}", path.display());
+    for (turn, expected) in [(1, "(new)"), (2, "(emptied first)")] {
+        let mut child = spawn("quickstart", &[], Mode::Sqlite, &[("DATABASE_URL", &url)]);
+        let (out, err) = collect(&mut child);
+        let out = finish(
+            &format!("quickstart on SQLite, turn {turn}"),
+            child,
+            out,
+            err,
+        );
+        out.line(&["storage: SQLite, file ", "starts-empty.db", expected]);
+        out.line(&["enqueued run_", "(created: true)"]);
+        out.line(&["status   succeeded"]);
+    }
+}
+
+/// A file jobs-sqlite did not make is refused and left as it was.
+#[test]
+fn sqlite_refuses_other_files() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let app = sqlite_path("not-jobs.db");
+    let _ = std::fs::remove_file(&app);
+    runtime.block_on(async {
+        use sqlx::Connection as _;
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&app)
+            .create_if_missing(true);
+        let mut connection = sqlx::sqlite::SqliteConnection::connect_with(&options)
+            .await
+            .expect("a new SQLite file");
+        sqlx::raw_sql("CREATE TABLE users (id TEXT); INSERT INTO users VALUES ('user_123')")
+            .execute(&mut connection)
+            .await
+            .expect("a table of the application's");
+        connection.close().await.expect("closed");
+    });
+    let text = sqlite_path("notes.db");
+    std::fs::write(&text, "not a database\n").expect("a text file");
+
+    for (path, reason) in [
+        (
+            &app,
+            "a SQLite file that jobs-sqlite did not make (its tables: users)",
+        ),
+        (&text, "is not a SQLite file"),
+    ] {
+        let before = std::fs::read(path).expect("the file");
+        let stderr = quickstart_fails_on(&format!("sqlite://{}", path.display()));
+        assert!(
+            stderr.contains(reason) && stderr.contains("name another file"),
+            "{}: {stderr}",
+            path.display()
+        );
+        let after = std::fs::read(path).expect("the file is still there");
+        assert!(before == after, "{} was changed", path.display());
+    }
+}
+
+/// A URL of no storage the examples run on names the forms they take, and no password.
+#[test]
+fn other_urls_are_refused_with_the_accepted_forms() {
+    let stderr = quickstart_fails_on("mysql://app:secret@localhost/app");
+    for needle in ["`mysql:`", "postgres://", "sqlite://jobs.db", "unset"] {
+        assert!(stderr.contains(needle), "no {needle} in: {stderr}");
+    }
+    assert!(!stderr.contains("secret"), "{stderr}");
+    let stderr = quickstart_fails_on("sqlite://jobs.db?mode=ro");
+    assert!(stderr.contains("invalid SQLite URL"), "{stderr}");
+}
 
 #[test]
 fn run_ids_are_found_in_text() {
