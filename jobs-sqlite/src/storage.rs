@@ -32,6 +32,9 @@ use crate::sql;
 
 type Tx = Transaction<'static, Sqlite>;
 
+/// How many new runs one insert statement stores.
+const ENQUEUE_CHUNK: usize = 500;
+
 /// How many due runs a claim with per-key limits looks at (as on PostgreSQL).
 const LIMITED_WINDOW: i64 = 10_000;
 
@@ -129,16 +132,22 @@ impl SqliteStorage {
             ]));
         }
         let mut tx = self.write(action).await?;
-        let inserted = sqlx::query(sql::ENQUEUE)
-            .bind(now_us)
-            .bind(array(items))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(failed(action))?;
-        let mut created = HashSet::with_capacity(inserted.len());
-        for row in &inserted {
-            let id: &str = row.try_get("id").map_err(failed(action))?;
-            created.insert(rows::run_id(id)?);
+        let mut created = HashSet::with_capacity(runs.len());
+        // In chunks, in order, so that one statement's text stays well under SQLite's
+        // length limit however large the batch and its payloads.
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            let chunk: Vec<Value> = items.by_ref().take(ENQUEUE_CHUNK).collect();
+            let inserted = sqlx::query(sql::ENQUEUE)
+                .bind(now_us)
+                .bind(array(chunk))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(failed(action))?;
+            for row in &inserted {
+                let id: &str = row.try_get("id").map_err(failed(action))?;
+                created.insert(rows::run_id(id)?);
+            }
         }
         let mut results = Vec::with_capacity(runs.len());
         let mut woken = HashSet::new();

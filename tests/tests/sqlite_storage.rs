@@ -210,3 +210,36 @@ async fn unusable_files_are_refused_naming_the_file() {
         "a refused file is left as it was"
     );
 }
+
+/// A batch larger than one insert statement takes is stored whole and in order, and a
+/// key repeated across the statements makes one run.
+#[tokio::test]
+async fn a_large_batch_is_stored_in_order_with_its_keys() {
+    use jobs::storage::NewRun;
+
+    let storage = SqliteStorage::open(fresh_path("batch")).await.unwrap();
+    let mut runs: Vec<NewRun> = (0..1_500)
+        .map(|n| {
+            let mut run = NewRun::new("batch", "count-execution", serde_json::json!({ "n": n }), 1);
+            run.idempotency_key = Some(format!("key-{n}"));
+            run
+        })
+        .collect();
+    runs[1_200].idempotency_key = Some("key-3".to_owned());
+    let enqueued = storage.enqueue(runs.clone()).await.unwrap();
+    assert_eq!(enqueued.len(), runs.len());
+    for (n, (stored, run)) in enqueued.iter().zip(&runs).enumerate() {
+        if n == 1_200 {
+            assert!(!stored.created, "the key of run 3 was taken");
+            assert_eq!(stored.id(), runs[3].id);
+        } else {
+            assert!(stored.created, "run {n}");
+            assert_eq!(stored.id(), run.id, "run {n} in its place");
+        }
+    }
+    let stats = storage
+        .stats("batch", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(stats.count("count-execution", RunStatus::Queued), 1_499);
+}
