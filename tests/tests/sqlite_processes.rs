@@ -96,7 +96,7 @@ async fn sigkill_mid_attempt_then_restart_attempts_its_runs_again() {
         victim.assert_alive();
         deadline.tick().await;
     }
-    victim.kill();
+    victim.signal("KILL");
     let killed = victim.wait_exit(Duration::from_secs(10)).await;
     assert!(!killed.status.success(), "SIGKILL: {}", killed.status);
     assert!(killed.report.is_none(), "a killed worker reports nothing");
@@ -156,7 +156,7 @@ async fn sigkill_mid_attempt_then_restart_attempts_its_runs_again() {
         restarted.assert_alive();
         deadline.tick().await;
     }
-    let (report, exit) = restarted.stop(Duration::from_secs(30)).await;
+    let (report, exit) = restarted.stop_exit(Duration::from_secs(30)).await;
     assert_eq!(report.completed, KILL_RUNS as usize, "{report:?}");
     assert_eq!(
         (report.stale, report.handed_back, report.unwritten),
@@ -305,7 +305,7 @@ async fn two_worker_processes_share_one_file_while_runs_are_enqueued() {
 
     let mut completed = HashMap::new();
     for worker in &mut workers {
-        let (report, exit) = worker.stop(Duration::from_secs(30)).await;
+        let (report, exit) = worker.stop_exit(Duration::from_secs(30)).await;
         assert!(
             !exit.stderr.contains("locked"),
             "worker {} hit a locked database:\n{}",

@@ -5,11 +5,7 @@
 
 #![allow(dead_code)] // each test crate uses its own part of this module
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
 
 use jobs::storage::NewRun;
 use jobs::{ManualClock, RunId, Storage};
@@ -163,244 +159,24 @@ pub(crate) fn unexpected<'a>(stderr: &'a str, expected: &[&str]) -> Vec<&'a str>
         .collect()
 }
 
-/// Fails the test once `timeout` has passed, naming what it waited for.
-pub(crate) struct Deadline {
-    at: Instant,
-    timeout: Duration,
-    what: String,
-}
+#[path = "../process_support/mod.rs"]
+mod process;
 
-impl Deadline {
-    pub(crate) fn new(timeout: Duration, what: impl Into<String>) -> Self {
-        Deadline {
-            at: Instant::now() + timeout,
-            timeout,
-            what: what.into(),
-        }
-    }
-
-    /// Sleeps a little, or fails the test if the deadline has passed.
-    pub(crate) async fn tick(&self) {
-        assert!(
-            Instant::now() < self.at,
-            "timed out after {:?} waiting for {}",
-            self.timeout,
-            self.what
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// What a worker process printed when it stopped (its `ShutdownReport`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Report {
-    pub(crate) completed: usize,
-    pub(crate) stale: usize,
-    pub(crate) handed_back: usize,
-    pub(crate) unwritten: usize,
-    pub(crate) shutdown_ms: u64,
-}
-
-impl Report {
-    /// Parses the `pid=P stopped (...): completed=N ...` line of a worker's output.
-    pub(crate) fn parse(stdout: &str) -> Option<Report> {
-        let line = stdout.lines().find(|line| line.contains(" stopped ("))?;
-        let field = |name: &str| -> Option<u64> {
-            line.split_whitespace()
-                .find_map(|word| word.strip_prefix(&format!("{name}=")))
-                .and_then(|value| value.parse().ok())
-        };
-        let count = |name: &str| field(name).and_then(|n| usize::try_from(n).ok());
-        Some(Report {
-            completed: count("completed")?,
-            stale: count("stale")?,
-            handed_back: count("handed_back")?,
-            unwritten: count("unwritten")?,
-            shutdown_ms: field("shutdown_ms")?,
-        })
-    }
-}
-
-/// How a worker process ended.
-#[derive(Debug)]
-pub(crate) struct Exit {
-    pub(crate) status: ExitStatus,
-    pub(crate) stdout: String,
-    pub(crate) stderr: String,
-    /// Its report, if it printed one (not after SIGKILL).
-    pub(crate) report: Option<Report>,
-}
-
-/// A `jobs-sqlite-worker` process. Killed (SIGKILL) when dropped if still running, so no
-/// process outlives a failed test. Its stdout and stderr are collected by threads, so a
-/// chatty child never blocks on a full pipe.
-pub(crate) struct WorkerProcess {
-    name: String,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-}
-
-fn collect(stream: impl std::io::Read + Send + 'static) -> Arc<Mutex<String>> {
-    let text = Arc::new(Mutex::new(String::new()));
-    let sink = text.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            let mut text = sink.lock().unwrap_or_else(PoisonError::into_inner);
-            text.push_str(&line);
-            text.push('\n');
-        }
-    });
-    text
-}
-
-fn read(text: &Arc<Mutex<String>>) -> String {
-    text.lock().unwrap_or_else(PoisonError::into_inner).clone()
-}
+#[allow(unused_imports)] // each test crate uses its own part
+pub(crate) use process::{Deadline, Exit, Report, WorkerProcess};
 
 impl WorkerProcess {
-    /// Starts a worker on the SQLite file `file`, appending its executions to `log`, with
-    /// the binary's extra `args` (`--flag value` pairs separated by spaces, as on a
-    /// command line).
+    /// Starts a `jobs-sqlite-worker` on the SQLite file `file`, appending its executions to
+    /// `log`, with the binary's extra `args` (`--flag value` pairs separated by spaces, as
+    /// on a command line).
     pub(crate) fn spawn(name: &str, file: &Path, log: &Path, args: &str) -> WorkerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_jobs-sqlite-worker"))
-            .arg("--file")
-            .arg(file)
-            .arg("--log")
-            .arg(log)
-            .args(args.split_whitespace())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start worker {name}: {e}"));
-        let stdin = child.stdin.take();
-        let stdout = collect(child.stdout.take().unwrap_or_else(|| panic!("no stdout")));
-        let stderr = collect(child.stderr.take().unwrap_or_else(|| panic!("no stderr")));
-        WorkerProcess {
-            name: name.to_owned(),
-            child,
-            stdin,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// Its process id.
-    pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Its name in messages.
-    pub(crate) fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// What it printed on stderr so far.
-    pub(crate) fn stderr(&self) -> String {
-        read(&self.stderr)
-    }
-
-    /// What it printed so far, stdout then stderr.
-    pub(crate) fn output(&self) -> String {
-        format!("{}{}", read(&self.stdout), read(&self.stderr))
-    }
-
-    /// Waits until it printed its `ready` line (its worker runs); returns its worker id.
-    pub(crate) async fn ready(&mut self, timeout: Duration) -> String {
-        let deadline = Deadline::new(timeout, format!("worker {} to start", self.name));
-        loop {
-            let stdout = read(&self.stdout);
-            if let Some(line) = stdout.lines().find(|l| l.starts_with("ready pid=")) {
-                return line
-                    .split_whitespace()
-                    .find_map(|word| word.strip_prefix("worker="))
-                    .unwrap_or_else(|| panic!("no worker id in {line:?}"))
-                    .to_owned();
-            }
-            self.assert_alive();
-            deadline.tick().await;
-        }
-    }
-
-    /// Kills it with SIGKILL: no shutdown, no last write.
-    pub(crate) fn kill(&mut self) {
-        self.child
-            .kill()
-            .unwrap_or_else(|e| panic!("kill worker {}: {e}", self.name));
-    }
-
-    /// Closes its stdin, which asks it to shut down gracefully.
-    pub(crate) fn close_stdin(&mut self) {
-        drop(self.stdin.take());
-    }
-
-    /// Fails the test if it has exited.
-    pub(crate) fn assert_alive(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!(
-                "worker {} exited early with {status}:\n{}",
-                self.name,
-                self.output()
-            );
-        }
-    }
-
-    /// Waits for it to exit, at most `timeout`, and returns how it ended.
-    pub(crate) async fn wait_exit(&mut self, timeout: Duration) -> Exit {
-        let deadline = Deadline::new(timeout, format!("worker {} to exit", self.name));
-        let status = loop {
-            if let Some(status) = self
-                .child
-                .try_wait()
-                .unwrap_or_else(|e| panic!("wait for worker {}: {e}", self.name))
-            {
-                break status;
-            }
-            deadline.tick().await;
-        };
-        // The reader threads finish once the pipes close; give them a moment.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let stdout = read(&self.stdout);
-        Exit {
-            status,
-            report: Report::parse(&stdout),
-            stdout,
-            stderr: read(&self.stderr),
-        }
-    }
-
-    /// Asks it to stop (stdin closed), waits at most `timeout`, checks it exited 0 with a
-    /// report, and returns how it ended.
-    pub(crate) async fn stop(&mut self, timeout: Duration) -> (Report, Exit) {
-        self.close_stdin();
-        let exit = self.wait_exit(timeout).await;
-        println!("worker {}: {}", self.name, exit.stdout.trim());
-        assert!(
-            exit.status.success(),
-            "worker {} exited with {}:\n{}{}",
-            self.name,
-            exit.status,
-            exit.stdout,
-            exit.stderr
-        );
-        let report = exit.report.unwrap_or_else(|| {
-            panic!(
-                "worker {} printed no report:\n{}{}",
-                self.name, exit.stdout, exit.stderr
-            )
-        });
-        (report, exit)
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        let mut all = vec![
+            "--file".into(),
+            file.as_os_str().to_owned(),
+            "--log".into(),
+            log.as_os_str().to_owned(),
+        ];
+        all.extend(args.split_whitespace().map(Into::into));
+        WorkerProcess::start(env!("CARGO_BIN_EXE_jobs-sqlite-worker"), name, all)
     }
 }
