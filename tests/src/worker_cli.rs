@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use jobs::{ShutdownReport, WorkerHandle};
+use jobs::{ShutdownReport, WorkerBuilder, WorkerHandle};
 use jobs_postgres::PgStorage;
 use jobs_sqlite::SqliteStorage;
 use sqlx::{PgPool, SqlitePool};
@@ -117,6 +117,54 @@ pub async fn open_sqlite(
         builder = builder.busy_timeout(timeout);
     }
     builder.open(path).await
+}
+
+/// The worker timings a binary takes as `--lease-ms`, `--heartbeat-ms`, `--rescue-ms`,
+/// `--poll-ms` and `--shutdown-ms`; those left out keep the worker's defaults.
+#[derive(Debug, Default)]
+pub struct Timings {
+    lease: Option<Duration>,
+    heartbeat: Option<Duration>,
+    rescue: Option<Duration>,
+    poll: Option<Duration>,
+    shutdown: Option<Duration>,
+}
+
+impl Timings {
+    /// Takes `flag` and its `value` if `flag` is one of the timings: `Ok(true)` when taken,
+    /// `Ok(false)` for another flag, an error for a value that is not a number.
+    pub fn take(&mut self, flag: &str, value: &str) -> Result<bool, String> {
+        let slot = match flag {
+            "--lease-ms" => &mut self.lease,
+            "--heartbeat-ms" => &mut self.heartbeat,
+            "--rescue-ms" => &mut self.rescue,
+            "--poll-ms" => &mut self.poll,
+            "--shutdown-ms" => &mut self.shutdown,
+            _ => return Ok(false),
+        };
+        *slot = Some(Duration::from_millis(number(flag, value)?));
+        Ok(true)
+    }
+
+    /// `builder` with the timings given.
+    pub fn apply(&self, mut builder: WorkerBuilder) -> WorkerBuilder {
+        if let Some(lease) = self.lease {
+            builder = builder.lease(lease);
+        }
+        if let Some(every) = self.heartbeat {
+            builder = builder.heartbeat_interval(every);
+        }
+        if let Some(every) = self.rescue {
+            builder = builder.rescue_interval(every);
+        }
+        if let Some(every) = self.poll {
+            builder = builder.poll_interval(every);
+        }
+        if let Some(timeout) = self.shutdown {
+            builder = builder.shutdown_timeout(timeout);
+        }
+        builder
+    }
 }
 
 /// Why a worker stopped, what its shutdown reported, and how long the shutdown took.

@@ -90,11 +90,7 @@ struct Args {
     namespace: String,
     concurrency: usize,
     max_connections: u32,
-    lease: Option<Duration>,
-    heartbeat: Option<Duration>,
-    rescue: Option<Duration>,
-    poll: Option<Duration>,
-    shutdown: Option<Duration>,
+    timings: worker_cli::Timings,
     idle: Option<Duration>,
 }
 
@@ -109,27 +105,17 @@ fn args() -> Result<Args, String> {
         namespace: "faults".to_owned(),
         concurrency: 8,
         max_connections: 8,
-        lease: None,
-        heartbeat: None,
-        rescue: None,
-        poll: None,
-        shutdown: None,
+        timings: worker_cli::Timings::default(),
         idle: None,
     };
     worker_cli::parse_flags(|flag, value| {
-        let millis =
-            |v: &str| worker_cli::number::<u64>(flag, v).map(|ms| Some(Duration::from_millis(ms)));
         match flag {
             "--url" => url = Some(value),
             "--schema" => schema = Some(value),
             "--namespace" => parsed.namespace = value,
             "--concurrency" => parsed.concurrency = worker_cli::number(flag, &value)?,
             "--max-connections" => parsed.max_connections = worker_cli::number(flag, &value)?,
-            "--lease-ms" => parsed.lease = millis(&value)?,
-            "--heartbeat-ms" => parsed.heartbeat = millis(&value)?,
-            "--rescue-ms" => parsed.rescue = millis(&value)?,
-            "--poll-ms" => parsed.poll = millis(&value)?,
-            "--shutdown-ms" => parsed.shutdown = millis(&value)?,
+            _ if parsed.timings.take(flag, &value)? => {}
             "--sleep-ms" => {
                 DEFAULT_SLEEP_MS.store(worker_cli::number(flag, &value)?, Ordering::Relaxed);
             }
@@ -158,22 +144,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .namespace(&args.namespace)
         .storage(storage)
         .build()?;
-    let mut builder = jobs.worker().concurrency(args.concurrency);
-    if let Some(lease) = args.lease {
-        builder = builder.lease(lease);
-    }
-    if let Some(every) = args.heartbeat {
-        builder = builder.heartbeat_interval(every);
-    }
-    if let Some(every) = args.rescue {
-        builder = builder.rescue_interval(every);
-    }
-    if let Some(every) = args.poll {
-        builder = builder.poll_interval(every);
-    }
-    if let Some(timeout) = args.shutdown {
-        builder = builder.shutdown_timeout(timeout);
-    }
+    let builder = args
+        .timings
+        .apply(jobs.worker().concurrency(args.concurrency));
     let worker = builder.start();
     println!("ready pid={} worker={}", std::process::id(), worker.id());
     let _ = std::io::stdout().flush();

@@ -84,11 +84,7 @@ struct Args {
     log: PathBuf,
     namespace: String,
     concurrency: usize,
-    lease: Option<Duration>,
-    heartbeat: Option<Duration>,
-    rescue: Option<Duration>,
-    poll: Option<Duration>,
-    shutdown: Option<Duration>,
+    timings: worker_cli::Timings,
     busy_timeout: Option<Duration>,
     idle: Option<Duration>,
 }
@@ -101,11 +97,7 @@ fn args() -> Result<Args, String> {
         log: PathBuf::new(),
         namespace: "sqlite".to_owned(),
         concurrency: 8,
-        lease: None,
-        heartbeat: None,
-        rescue: None,
-        poll: None,
-        shutdown: None,
+        timings: worker_cli::Timings::default(),
         busy_timeout: None,
         idle: None,
     };
@@ -117,11 +109,7 @@ fn args() -> Result<Args, String> {
             "--log" => log = Some(PathBuf::from(value)),
             "--namespace" => parsed.namespace = value,
             "--concurrency" => parsed.concurrency = worker_cli::number(flag, &value)?,
-            "--lease-ms" => parsed.lease = millis(&value)?,
-            "--heartbeat-ms" => parsed.heartbeat = millis(&value)?,
-            "--rescue-ms" => parsed.rescue = millis(&value)?,
-            "--poll-ms" => parsed.poll = millis(&value)?,
-            "--shutdown-ms" => parsed.shutdown = millis(&value)?,
+            _ if parsed.timings.take(flag, &value)? => {}
             "--busy-timeout-ms" => parsed.busy_timeout = millis(&value)?,
             "--sleep-ms" => SLEEP_MS.store(worker_cli::number(flag, &value)?, Ordering::Relaxed),
             "--idle-secs" => {
@@ -159,22 +147,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .namespace(&args.namespace)
         .storage(storage.clone())
         .build()?;
-    let mut builder = jobs.worker().concurrency(args.concurrency);
-    if let Some(lease) = args.lease {
-        builder = builder.lease(lease);
-    }
-    if let Some(every) = args.heartbeat {
-        builder = builder.heartbeat_interval(every);
-    }
-    if let Some(every) = args.rescue {
-        builder = builder.rescue_interval(every);
-    }
-    if let Some(every) = args.poll {
-        builder = builder.poll_interval(every);
-    }
-    if let Some(timeout) = args.shutdown {
-        builder = builder.shutdown_timeout(timeout);
-    }
+    let builder = args
+        .timings
+        .apply(jobs.worker().concurrency(args.concurrency));
     let worker = builder.start();
     println!("ready pid={} worker={}", std::process::id(), worker.id());
     let _ = std::io::stdout().flush();
