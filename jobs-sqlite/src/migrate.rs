@@ -1,9 +1,10 @@
 //! The schema's migrations, embedded, and the runner that applies them.
 //!
 //! The file's `user_version` (a number in its header) is the number of the last migration
-//! applied. [`apply`] reads it and applies the ones after it in one `BEGIN IMMEDIATE`
-//! transaction, so two processes opening a new file at once cannot both apply them: the
-//! second waits for the first's write lock, then finds nothing left to do.
+//! applied. [`apply`] reads it and, when migrations are missing, applies them in one
+//! `BEGIN IMMEDIATE` transaction, so two processes opening a new file at once cannot both
+//! apply them: the second waits for the first's write lock, then finds nothing left to do.
+//! A file already up to date is opened without taking the write lock.
 
 use std::path::Path;
 
@@ -21,19 +22,21 @@ pub(crate) const LATEST: i64 = 1;
 pub(crate) async fn apply(writer: &SqlitePool, path: &Path) -> Result<(), Error> {
     let action = format!("bring the schema of {} up to date", path.display());
     let failed = |e: sqlx::Error| Error::storage(action.clone(), e);
+    // A file already up to date (every open but the first) needs no write lock.
+    let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(writer)
+        .await
+        .map_err(failed)?;
+    if check(version, path)? {
+        return Ok(());
+    }
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(failed)?;
+    // Again under the lock: another process may have applied them meanwhile.
     let version: i64 = sqlx::query_scalar("PRAGMA user_version")
         .fetch_one(&mut *tx)
         .await
         .map_err(failed)?;
-    if version > LATEST {
-        return Err(Error::Config(format!(
-            "{} has schema version {version}, written by a newer jobs-sqlite (this one knows \
-             up to {LATEST}); upgrade jobs-sqlite, or open another file",
-            path.display()
-        )));
-    }
-    if version == LATEST {
+    if check(version, path)? {
         return Ok(());
     }
     for &(number, name, sql) in MIGRATIONS.iter().filter(|(n, ..)| *n > version) {
@@ -49,6 +52,18 @@ pub(crate) async fn apply(writer: &SqlitePool, path: &Path) -> Result<(), Error>
     tx.commit().await.map_err(failed)?;
     tracing::debug!(path = %path.display(), from = version, to = LATEST, "migrated");
     Ok(())
+}
+
+/// Whether a file at `version` is up to date; an error when a newer version wrote it.
+fn check(version: i64, path: &Path) -> Result<bool, Error> {
+    if version > LATEST {
+        return Err(Error::Config(format!(
+            "{} has schema version {version}, written by a newer jobs-sqlite (this one knows \
+             up to {LATEST}); upgrade jobs-sqlite, or open another file",
+            path.display()
+        )));
+    }
+    Ok(version == LATEST)
 }
 
 #[cfg(test)]
