@@ -3,13 +3,15 @@
 //! Run ids, statuses and cursors are taken as text and parsed by the commands, so a bad
 //! one exits with code 5 (invalid input) and the library's own message, not clap's 2.
 
-use clap::{ArgGroup, Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgGroup, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use jobs::JobsBuilder;
 use jobs_postgres::PgStorage;
 
 use crate::exit::EXIT_CODES_HELP;
 
-/// Manage the runs of `jobs`, the background-job framework, in PostgreSQL.
+/// Manage the runs of `jobs`, the background-job framework, in PostgreSQL or in a SQLite
+/// file.
 #[derive(Debug, Parser)]
 #[command(name = "jobs", version, after_help = EXIT_CODES_HELP)]
 pub(crate) struct Cli {
@@ -21,15 +23,43 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
+impl Cli {
+    /// The command line of the process. Exits as clap does (code 2, or 0 for `--help`)
+    /// when it does not parse.
+    pub(crate) fn from_args() -> Self {
+        let matches = Cli::command().get_matches();
+        Cli::from_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+
+    /// The command line `matches` holds, noting whether `--schema` was written on it
+    /// (rather than taken from `JOBS_SCHEMA` or the default).
+    ///
+    /// # Errors
+    ///
+    /// Matches that do not fit the definitions (not for matches of [`Cli::command`]).
+    pub(crate) fn from_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut cli = Cli::from_arg_matches(matches).map_err(|e| e.format(&mut Cli::command()))?;
+        cli.global.schema_on_command_line =
+            matches.value_source("schema") == Some(ValueSource::CommandLine);
+        Ok(cli)
+    }
+}
+
 /// Options every command accepts, before or after the command's name.
 #[derive(Debug, Args)]
 pub(crate) struct Global {
-    /// PostgreSQL URL: postgres://user:password@host:port/database
+    /// Database URL: postgres://user:password@host:port/database, or a SQLite file:
+    /// sqlite://jobs.db (relative path) or sqlite:///var/lib/app/jobs.db (absolute path)
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub(crate) database_url: Option<String>,
-    /// The PostgreSQL schema holding the runs
+    /// The PostgreSQL schema holding the runs (not for SQLite: there --schema is refused
+    /// and JOBS_SCHEMA ignored)
     #[arg(long, env = "JOBS_SCHEMA", global = true, default_value = PgStorage::DEFAULT_SCHEMA)]
     pub(crate) schema: String,
+    /// Whether `--schema` was given on the command line (not by `JOBS_SCHEMA` or the
+    /// default): a SQLite database refuses it.
+    #[arg(skip)]
+    pub(crate) schema_on_command_line: bool,
     /// The namespace of the runs (as given to `Jobs::builder().namespace(..)`)
     #[arg(long, env = "JOBS_NAMESPACE", global = true, default_value = JobsBuilder::DEFAULT_NAMESPACE)]
     pub(crate) namespace: String,
@@ -41,7 +71,8 @@ pub(crate) struct Global {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Create the schema and apply the storage's migrations (safe to run again)
+    /// Create the schema and apply the storage's migrations (safe to run again); for
+    /// SQLite, create the file if it is missing
     Migrate,
     /// List, inspect, cancel and replay runs
     #[command(subcommand)]
@@ -168,5 +199,29 @@ mod tests {
     fn global_options_go_before_or_after_the_command() {
         let cli = Cli::try_parse_from(["jobs", "runs", "list", "--json", "--schema", "s"]);
         assert!(cli.is_ok_and(|cli| cli.global.json && cli.global.schema == "s"));
+    }
+
+    #[test]
+    fn a_schema_on_the_command_line_is_told_from_the_default() {
+        let given = |args: &[&str]| {
+            Cli::command()
+                .try_get_matches_from(args.iter().copied())
+                .and_then(|matches| Cli::from_matches(&matches))
+                .map(|cli| (cli.global.schema_on_command_line, cli.global.schema))
+                .ok()
+        };
+        assert_eq!(
+            given(&["jobs", "runs", "list", "--schema", "s"]),
+            Some((true, "s".to_owned()))
+        );
+        assert_eq!(
+            given(&["jobs", "--schema", "s", "stats"]),
+            Some((true, "s".to_owned()))
+        );
+        // The default, or JOBS_SCHEMA if the environment sets it.
+        assert_eq!(
+            given(&["jobs", "migrate"]).map(|(on_line, _)| on_line),
+            Some(false)
+        );
     }
 }

@@ -34,12 +34,9 @@ pub(super) async fn replay(global: &Global, args: ReplayArgs) -> Result<Output, 
 async fn replay_one(global: &Global, id: &str, reason: &str) -> Result<Output, CliError> {
     let id = parse_id(id, &scope(global))?;
     let target = Target::from_options(global)?;
-    let jobs = target.jobs().await?;
-    let run = jobs
-        .runs()
-        .replay(&id, reason)
-        .await
-        .map_err(|e| target.error(e))?;
+    let run = target
+        .with_jobs(|jobs| async move { jobs.runs().replay(&id, reason).await })
+        .await?;
     if global.json {
         output::json(&run)
     } else {
@@ -69,20 +66,22 @@ async fn replay_matching(
         filter = filter.task_name(task.clone());
     }
     let target = Target::from_options(global)?;
-    let jobs = target.jobs().await?;
-    let mut progress = if Progress::wanted() {
-        Progress::new(expected(&jobs, args.task.as_deref(), status, max).await)
-    } else {
-        Progress::hidden()
-    };
-    let result = jobs
-        .runs()
-        .replay_matching_with_progress(&filter, &args.reason, max, |report| {
-            progress.update(report.replayed.len(), report.skipped);
+    let mut progress = Progress::hidden();
+    let bar = &mut progress;
+    let result = target
+        .with_jobs(|jobs| async move {
+            if Progress::wanted() {
+                *bar = Progress::new(expected(&jobs, args.task.as_deref(), status, max).await);
+            }
+            jobs.runs()
+                .replay_matching_with_progress(&filter, &args.reason, max, |report| {
+                    bar.update(report.replayed.len(), report.skipped);
+                })
+                .await
         })
         .await;
     progress.finish();
-    let report = result.map_err(|e| target.error(e))?;
+    let report = result?;
     if global.json {
         output::json(&report)
     } else {

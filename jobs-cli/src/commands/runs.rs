@@ -25,12 +25,9 @@ pub(super) async fn list(global: &Global, args: ListArgs) -> Result<Output, CliE
         filter = filter.cursor(parse_cursor(cursor, &scope)?);
     }
     let target = Target::from_options(global)?;
-    let jobs = target.jobs().await?;
-    let page = jobs
-        .runs()
-        .list(filter)
-        .await
-        .map_err(|e| target.error(e))?;
+    let page = target
+        .with_jobs(|jobs| async move { jobs.runs().list(filter).await })
+        .await?;
     if global.json {
         output::json(&page)
     } else {
@@ -42,8 +39,9 @@ pub(super) async fn list(global: &Global, args: ListArgs) -> Result<Output, CliE
 pub(super) async fn get(global: &Global, id: &str) -> Result<Output, CliError> {
     let id = parse_id(id, &scope(global))?;
     let target = Target::from_options(global)?;
-    let jobs = target.jobs().await?;
-    let run = jobs.runs().get(&id).await.map_err(|e| target.error(e))?;
+    let run = target
+        .with_jobs(|jobs| async move { jobs.runs().get(&id).await })
+        .await?;
     let Some(run) = run else {
         return Err(target.error(jobs::Error::RunNotFound {
             id,
@@ -61,12 +59,9 @@ pub(super) async fn get(global: &Global, id: &str) -> Result<Output, CliError> {
 pub(super) async fn attempts(global: &Global, id: &str) -> Result<Output, CliError> {
     let id = parse_id(id, &scope(global))?;
     let target = Target::from_options(global)?;
-    let jobs = target.jobs().await?;
-    let attempts = jobs
-        .runs()
-        .attempts(&id)
-        .await
-        .map_err(|e| target.error(e))?;
+    let attempts = target
+        .with_jobs(|jobs| async move { jobs.runs().attempts(&id).await })
+        .await?;
     if global.json {
         output::json(&attempts)
     } else if attempts.is_empty() {
@@ -80,8 +75,9 @@ pub(super) async fn attempts(global: &Global, id: &str) -> Result<Output, CliErr
 pub(super) async fn cancel(global: &Global, id: &str) -> Result<Output, CliError> {
     let id = parse_id(id, &scope(global))?;
     let target = Target::from_options(global)?;
-    let jobs = target.jobs().await?;
-    let run = jobs.runs().cancel(&id).await.map_err(|e| target.error(e))?;
+    let run = target
+        .with_jobs(|jobs| async move { jobs.runs().cancel(&id).await })
+        .await?;
     if global.json {
         output::json(&run)
     } else {

@@ -14,13 +14,10 @@ use crate::output::{self, Output};
 /// Counts and throughput of the namespace.
 pub(super) async fn stats(global: &Global, args: StatsArgs) -> Result<Output, CliError> {
     let target = Target::from_options(global)?;
-    let jobs = target.jobs().await?;
     let window = Duration::from_secs(u64::from(args.minutes) * 60);
-    let stats = jobs
-        .runs()
-        .stats(window)
-        .await
-        .map_err(|e| target.error(e))?;
+    let stats = target
+        .with_jobs(|jobs| async move { jobs.runs().stats(window).await })
+        .await?;
     if global.json {
         output::json(&stats)
     } else {
