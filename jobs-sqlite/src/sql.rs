@@ -79,9 +79,10 @@ pub(crate) const CLAIM_PICKED: &str = concat!(
 );
 
 /// The payloads of the running runs of tasks `?2` (JSON array): what in-flight limits
-/// count. `?1` namespace.
+/// count. `?1` namespace. On the index of running runs by name: left to itself, the
+/// planner walks every run of the task (`runs_by_task`), finished ones included.
 pub(crate) const LIMIT_RUNNING: &str = "
-SELECT payload FROM runs
+SELECT payload FROM runs INDEXED BY runs_running
 WHERE namespace = ?1 AND status = 'running' AND task IN (SELECT value FROM json_each(?2))";
 
 /// Forgets the starts of tasks `?2` at or before `?3`. `?1` namespace.
@@ -323,6 +324,10 @@ mod tests {
                 "{name} must find each run by its primary key:\n{plan}"
             );
         }
+        let running = plan(&storage, LIMIT_RUNNING).await;
+        assert!(running.contains("INDEX runs_running"), "{running}");
+        let candidates = plan(&storage, LIMIT_CANDIDATES).await;
+        assert!(candidates.contains("INDEX runs_claimable"), "{candidates}");
         let rescue = plan(&storage, RESCUE).await;
         assert!(rescue.contains("INDEX runs_running"), "{rescue}");
         let holder = plan(&storage, KEY_HOLDER).await;
