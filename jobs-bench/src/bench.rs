@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::child::{Gaps, Proc, jobs_on, send_pings};
 use crate::cpu::Snapshot;
 use crate::pg::Env;
+use crate::sqlite::{SqliteEnv, file_system};
 use crate::stats::{Figure, median, percentile, round};
 use crate::tasks::{self, Noop};
 use crate::timed::Timed;
@@ -23,15 +24,35 @@ const GAP_US: (u64, u64) = (5_000, 10_000);
 struct Output {
     /// The median 2-connection commit rate, once measured: the yardstick of ratios.
     commit_rate: Option<f64>,
+    /// The median commit rate of a SQLite file on one connection, by `fsync_every_commit`,
+    /// once measured: the yardstick of SQLite's ratios.
+    sqlite_commit_rate: Vec<(bool, f64)>,
     figures: Vec<Figure>,
 }
 
 impl Output {
+    /// The commit rate a figure of `runs/s` is compared with, and its JSON name.
+    fn yardstick(&self, figure: &Figure) -> Option<(f64, &'static str)> {
+        if figure.unit != "runs/s" {
+            return None;
+        }
+        match figure.storage {
+            "postgres" => self.commit_rate.map(|rate| (rate, "commit_rate_2c")),
+            "sqlite" => {
+                let fsync = figure.params.get("fsync_every_commit")?.as_bool()?;
+                self.sqlite_commit_rate
+                    .iter()
+                    .find(|(f, _)| *f == fsync)
+                    .map(|(_, rate)| (*rate, "commit_rate_1c"))
+            }
+            _ => None,
+        }
+    }
+
     fn extra(&self, figure: &Figure) -> Map<String, Value> {
         let mut extra = Map::new();
-        if let (Some(rate), "postgres", "runs/s") = (self.commit_rate, figure.storage, figure.unit)
-        {
-            extra.insert("commit_rate_2c".into(), round(rate).into());
+        if let Some((rate, name)) = self.yardstick(figure) {
+            extra.insert(name.into(), round(rate).into());
             extra.insert(
                 "x_commit_rate".into(),
                 ((figure.value() / rate * 100.0).round() / 100.0).into(),
@@ -48,10 +69,10 @@ impl Output {
     fn table(&self) {
         println!();
         println!(
-            "{:<20} {:<9} {:<56} {:>10} {:>19} {:<10} {:>8}",
+            "{:<20} {:<9} {:<92} {:>10} {:>19} {:<10} {:>8}",
             "benchmark", "storage", "parameters", "median", "range", "unit", "x commit"
         );
-        println!("{}", "-".repeat(138));
+        println!("{}", "-".repeat(174));
         for figure in &self.figures {
             let params = figure
                 .params
@@ -68,7 +89,7 @@ impl Output {
                 .and_then(Value::as_f64)
                 .map_or(String::new(), |r| format!("{r:.1}x"));
             println!(
-                "{:<20} {:<9} {:<56} {:>10} {:>19} {:<10} {:>8}",
+                "{:<20} {:<9} {:<92} {:>10} {:>19} {:<10} {:>8}",
                 figure.name,
                 figure.storage,
                 params,
@@ -82,6 +103,12 @@ impl Output {
             println!(
                 "\nx commit: the median divided by this run's PostgreSQL commit rate with 2 connections ({})",
                 show(rate)
+            );
+        }
+        for (fsync, rate) in &self.sqlite_commit_rate {
+            println!(
+                "x commit (sqlite, fsync_every_commit={fsync}): the median divided by this run's commit rate of a SQLite file on 1 connection with the same flushing ({})",
+                show(*rate)
             );
         }
     }
@@ -101,6 +128,7 @@ fn show(x: f64) -> String {
 pub(crate) async fn run(options: Options) -> Result<(), Error> {
     let mut out = Output {
         commit_rate: None,
+        sqlite_commit_rate: Vec::new(),
         figures: Vec::new(),
     };
     let mut kinds = Vec::new();
@@ -110,15 +138,34 @@ pub(crate) async fn run(options: Options) -> Result<(), Error> {
     if options.postgres {
         kinds.push(Kind::Postgres);
     }
+    if options.sqlite {
+        for &fsync in &options.sqlite_fsync {
+            kinds.push(Kind::Sqlite { fsync });
+        }
+    }
     eprintln!(
         "jobs-bench: storages {:?}, repeat {}, {} cpus{}",
-        kinds.iter().map(|k| k.name()).collect::<Vec<_>>(),
+        kinds.iter().map(|k| k.label()).collect::<Vec<_>>(),
         options.repeat,
         std::thread::available_parallelism().map_or(0, usize::from),
         if options.smoke { ", smoke sizes" } else { "" }
     );
-    if options.postgres && options.wants(Bench::Commit) {
-        commit(&options, &mut out).await?;
+    if options.sqlite {
+        eprintln!(
+            "jobs-bench: SQLite files under {} ({})",
+            options.sqlite_dir.display(),
+            file_system(&options.sqlite_dir)
+        );
+    }
+    if options.wants(Bench::Commit) {
+        if options.postgres {
+            commit(&options, &mut out).await?;
+        }
+        for &kind in &kinds {
+            if let Kind::Sqlite { fsync } = kind {
+                sqlite_commit(&options, fsync, &mut out).await?;
+            }
+        }
     }
     if options.wants(Bench::Insert) {
         for &kind in &kinds {
@@ -138,8 +185,12 @@ pub(crate) async fn run(options: Options) -> Result<(), Error> {
             }
         }
     }
-    if options.postgres && options.wants(Bench::History) {
-        history(&options, &mut out).await?;
+    if options.wants(Bench::History) {
+        for &kind in &kinds {
+            if kind != Kind::Memory {
+                history(&options, kind, &mut out).await?;
+            }
+        }
     }
     out.table();
     Ok(())
@@ -199,6 +250,48 @@ async fn commit(options: &Options, out: &mut Output) -> Result<(), Error> {
     Ok(())
 }
 
+/// The commit rate of a fresh SQLite file (single-row transactions on one connection),
+/// with `fsync_every_commit(fsync)`'s flushing.
+async fn sqlite_commit(options: &Options, fsync: bool, out: &mut Output) -> Result<(), Error> {
+    let kind = Kind::Sqlite { fsync };
+    let sizes = options.sizes(kind);
+    let mut figure = Figure::new(
+        "commit_rate",
+        kind.name(),
+        kind.params(json!({ "clients": 1, "secs": sizes.commit_secs })),
+        "commits/s",
+    );
+    for round in 1..=options.repeat {
+        let mut tries = 1;
+        let (rate, usage) = loop {
+            let env = SqliteEnv::fresh(&options.sqlite_dir, fsync).await?;
+            let before = Snapshot::take(&[]);
+            let rate = env.commit_rate(sizes.commit_secs).await;
+            let usage = before.until(&Snapshot::take(&[]));
+            env.remove().await?;
+            let rate = rate?;
+            if usage.other / usage.wall <= BUSY_CORES || tries >= BUSY_TRIES {
+                break (rate, usage);
+            }
+            eprintln!(
+                "  (commit rate: other processes used {:.2} cores meanwhile ({rate:.0}/s); measuring again)",
+                usage.other / usage.wall
+            );
+            tries += 1;
+        };
+        eprintln!(
+            "  {} commit rate, 1 connection #{round}: {rate:.0}/s (cpu: bench {:.2} cores, other {:.2})",
+            kind.label(),
+            usage.bench / usage.wall,
+            usage.other / usage.wall
+        );
+        figure.push(rate, usage.json());
+    }
+    out.sqlite_commit_rate.push((fsync, figure.value()));
+    out.emit(figure);
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------
 // Insert
 
@@ -207,20 +300,20 @@ async fn insert(options: &Options, kind: Kind, out: &mut Output) -> Result<(), E
     let mut single = Figure::new(
         "insert_one_per_call",
         kind.name(),
-        json!({ "runs": sizes.insert_single }),
+        kind.params(json!({ "runs": sizes.insert_single })),
         "runs/s",
     );
     let mut batch = Figure::new(
         "insert_batch",
         kind.name(),
-        json!({ "batch_size": sizes.batch_size, "batches": sizes.insert_batches }),
+        kind.params(json!({ "batch_size": sizes.batch_size, "batches": sizes.insert_batches })),
         "runs/s",
     );
     for round in 1..=options.repeat {
         let one = unless_busy("insert", || insert_once(options, kind, false, sizes)).await?;
         eprintln!(
             "  {} insert one per call #{round}: {:.0} runs/s {}",
-            kind.name(),
+            kind.label(),
             one.rate,
             one.summary
         );
@@ -228,7 +321,7 @@ async fn insert(options: &Options, kind: Kind, out: &mut Output) -> Result<(), E
         let many = unless_busy("insert", || insert_once(options, kind, true, sizes)).await?;
         eprintln!(
             "  {} insert batches of {} #{round}: {:.0} runs/s {}",
-            kind.name(),
+            kind.label(),
             sizes.batch_size,
             many.rate,
             many.summary
@@ -258,6 +351,15 @@ async fn insert_once(
                 Err(error) => Err(error),
             };
             env.drop_schema().await?;
+            result
+        }
+        Kind::Sqlite { fsync } => {
+            let env = SqliteEnv::fresh(&options.sqlite_dir, fsync).await?;
+            let result = match jobs_on(Arc::new(env.storage.clone())) {
+                Ok(jobs) => insert_timed(&jobs, batched, sizes).await,
+                Err(error) => Err(error),
+            };
+            env.remove().await?;
             result
         }
     }
@@ -313,7 +415,7 @@ async fn insert_timed(jobs: &Jobs, batched: bool, sizes: Sizes) -> Result<Sample
 async fn process(options: &Options, kind: Kind, out: &mut Output) -> Result<(), Error> {
     let sizes = options.sizes(kind);
     let processes: &[usize] = match kind {
-        Kind::Memory => &[1],
+        Kind::Memory | Kind::Sqlite { .. } => &[1],
         Kind::Postgres => &options.processes,
     };
     for &concurrency in &options.concurrency {
@@ -321,7 +423,7 @@ async fn process(options: &Options, kind: Kind, out: &mut Output) -> Result<(), 
             let mut figure = Figure::new(
                 "process",
                 kind.name(),
-                json!({ "runs": sizes.process_runs, "concurrency": concurrency, "processes": procs }),
+                kind.params(json!({ "runs": sizes.process_runs, "concurrency": concurrency, "processes": procs })),
                 "runs/s",
             );
             for round in 1..=options.repeat {
@@ -335,7 +437,7 @@ async fn process(options: &Options, kind: Kind, out: &mut Output) -> Result<(), 
                 .await?;
                 eprintln!(
                     "  {} process {} runs, concurrency {concurrency}, {procs} process(es) #{round}: {:.0} runs/s {}",
-                    kind.name(),
+                    kind.label(),
                     sizes.process_runs,
                     run.rate,
                     run.summary
@@ -417,8 +519,8 @@ async fn wait_handlers(n: u64) -> Result<(), Error> {
     }
 }
 
-/// `n` runs drained by one worker in this process; on PostgreSQL, in a fresh schema that
-/// first gets `history` finished runs.
+/// `n` runs drained by one worker in this process; on PostgreSQL, in a fresh schema, and
+/// on SQLite, in a fresh file, that first get `history` finished runs.
 async fn process_in_process(
     options: &Options,
     kind: Kind,
@@ -430,7 +532,7 @@ async fn process_in_process(
         Kind::Memory => {
             let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
             preinsert(&jobs_on(storage.clone())?, n, 10_000).await?;
-            drain(options, storage, n, concurrency, None).await
+            drain(options, storage, n, concurrency, Left::Shutdown).await
         }
         Kind::Postgres => {
             let mut env = Env::fresh(&options.url, "proc").await?;
@@ -446,7 +548,7 @@ async fn process_in_process(
                 let storage: Arc<dyn Storage> = Arc::new(env.storage.clone());
                 preinsert(&jobs_on(storage.clone())?, n, 5_000).await?;
                 env.vacuum_analyze().await?;
-                let run = drain(options, storage, n, concurrency, Some(&mut env)).await?;
+                let run = drain(options, storage, n, concurrency, Left::Postgres(&mut env)).await?;
                 let succeeded = usize::try_from(env.succeeded().await?).unwrap_or(0);
                 if succeeded != n + history {
                     return Err(
@@ -459,18 +561,69 @@ async fn process_in_process(
             env.drop_schema().await?;
             result
         }
+        Kind::Sqlite { fsync } => {
+            let env = SqliteEnv::fresh(&options.sqlite_dir, fsync).await?;
+            let result = async {
+                if history > 0 {
+                    let start = Instant::now();
+                    env.insert_history(history, Noop::NAME).await?;
+                    eprintln!(
+                        "    ({history} finished runs inserted in {:.1} s; file {:.0} MB)",
+                        start.elapsed().as_secs_f64(),
+                        env.bytes() as f64 / 1e6
+                    );
+                }
+                let storage: Arc<dyn Storage> = Arc::new(env.storage.clone());
+                preinsert(&jobs_on(storage.clone())?, n, 5_000).await?;
+                let mut run = drain(options, storage, n, concurrency, Left::Sqlite(&env)).await?;
+                let succeeded = usize::try_from(env.succeeded().await?).unwrap_or(0);
+                if succeeded != n + history {
+                    return Err(
+                        format!("{succeeded} runs succeeded, expected {}", n + history).into(),
+                    );
+                }
+                if let Value::Object(map) = &mut run.detail {
+                    map.insert("file_bytes".into(), env.bytes().into());
+                }
+                Ok(run)
+            }
+            .await;
+            env.remove().await?;
+            result
+        }
+    }
+}
+
+/// How a drain learns that every run is finished.
+enum Left<'a> {
+    /// When the worker's shutdown returns, every result is written (memory).
+    Shutdown,
+    /// When PostgreSQL says no run is waiting or running.
+    Postgres(&'a mut Env),
+    /// When the SQLite file says no run is waiting or running (read on the storage's
+    /// read pool, beside the writer).
+    Sqlite(&'a SqliteEnv),
+}
+
+impl Left<'_> {
+    async fn all_finished(&mut self) -> Result<bool, Error> {
+        match self {
+            Left::Shutdown => Ok(true),
+            Left::Postgres(env) => env.all_finished().await,
+            Left::Sqlite(env) => env.all_finished().await,
+        }
     }
 }
 
 /// Starts a worker on `storage` (already holding `n` due runs) and measures until every
-/// run is finished: on PostgreSQL until the storage says none is waiting or running, in
-/// memory until the worker's shutdown has written every result.
+/// run is finished: on PostgreSQL and SQLite until the storage says none is waiting or
+/// running, in memory until the worker's shutdown has written every result.
 async fn drain(
     options: &Options,
     storage: Arc<dyn Storage>,
     n: usize,
     concurrency: usize,
-    env: Option<&mut Env>,
+    left: Left<'_>,
 ) -> Result<Sample, Error> {
     let timed = options.timings.then(|| Timed::new(storage.clone()));
     let worker_storage = match &timed {
@@ -485,19 +638,19 @@ async fn drain(
     let worker = jobs.worker().concurrency(concurrency).start();
     wait_handlers(n as u64).await?;
     let handlers_done = start.elapsed();
-    let (report, elapsed, after) = match env {
-        Some(env) => {
-            while !env.all_finished().await? {
+    let (report, elapsed, after) = match left {
+        Left::Shutdown => {
+            let report = worker.shutdown().await;
+            let elapsed = start.elapsed();
+            (report, elapsed, Snapshot::take(&[]))
+        }
+        mut left => {
+            while !left.all_finished().await? {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
             let elapsed = start.elapsed();
             let after = Snapshot::take(&[]);
             (worker.shutdown().await, elapsed, after)
-        }
-        None => {
-            let report = worker.shutdown().await;
-            let elapsed = start.elapsed();
-            (report, elapsed, Snapshot::take(&[]))
         }
     };
     if report.completed != n {
@@ -638,7 +791,14 @@ async fn latency(
     });
     let mut figures: Vec<Figure> = [50.0, 90.0, 99.0]
         .iter()
-        .map(|p| Figure::new(format!("latency_p{p}"), kind.name(), params.clone(), "ms"))
+        .map(|p| {
+            Figure::new(
+                format!("latency_p{p}"),
+                kind.name(),
+                kind.params(params.clone()),
+                "ms",
+            )
+        })
         .collect();
     for round in 1..=options.repeat {
         let mut tries = 1;
@@ -670,7 +830,7 @@ async fn latency(
         }
         eprintln!(
             "  {} pickup latency, enqueuer in the {enqueuer} #{round}: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {max:.2} ms",
-            kind.name(),
+            kind.label(),
             percentile(&ms, 50.0),
             percentile(&ms, 90.0),
             percentile(&ms, 99.0),
@@ -737,6 +897,17 @@ async fn latency_once(
             env.drop_schema().await?;
             result?;
         }
+        Kind::Sqlite { fsync } => {
+            let env = SqliteEnv::fresh(&options.sqlite_dir, fsync).await?;
+            let result = async {
+                let (jobs, t) = timed_jobs(Arc::new(env.storage.clone()))?;
+                timed = t;
+                ping_idle_worker(&jobs, total, None).await
+            }
+            .await;
+            env.remove().await?;
+            result?;
+        }
     }
     if let Some(timed) = timed {
         eprintln!("{}", timed.report_all().1.trim_end());
@@ -791,47 +962,57 @@ async fn ping_idle_worker(jobs: &Jobs, total: usize, remote: Option<Proc>) -> Re
 // ---------------------------------------------------------------------------------------
 // History
 
-async fn history(options: &Options, out: &mut Output) -> Result<(), Error> {
-    let sizes = options.sizes(Kind::Postgres);
+/// Processing on an empty table and on one that first got `--history` finished runs,
+/// interleaved; on PostgreSQL or SQLite.
+async fn history(options: &Options, kind: Kind, out: &mut Output) -> Result<(), Error> {
+    let sizes = options.sizes(kind);
     let concurrency = options.concurrency.first().copied().unwrap_or(1000);
     let n = sizes.process_runs;
-    let params = |history: usize| json!({ "runs": n, "concurrency": concurrency, "processes": 1, "finished_runs_before": history });
-    let mut empty = Figure::new("process_history", "postgres", params(0), "runs/s");
+    let params = |history: usize| {
+        kind.params(json!({ "runs": n, "concurrency": concurrency, "processes": 1, "finished_runs_before": history }))
+    };
+    let mut empty = Figure::new("process_history", kind.name(), params(0), "runs/s");
     let mut full = Figure::new(
         "process_history",
-        "postgres",
+        kind.name(),
         params(sizes.history),
         "runs/s",
     );
     let mut ratio = Figure::new(
         "history_ratio",
-        "postgres",
-        json!({ "finished_runs_before": sizes.history, "runs": n }),
+        kind.name(),
+        kind.params(json!({ "finished_runs_before": sizes.history, "runs": n })),
         "ratio",
     );
     for round in 1..=options.repeat {
         let a = unless_busy("history, empty", || {
-            process_in_process(options, Kind::Postgres, n, concurrency, 0)
+            process_in_process(options, kind, n, concurrency, 0)
         })
         .await?;
         eprintln!(
-            "  postgres process {n} runs, empty table #{round}: {:.0} runs/s {}",
-            a.rate, a.summary
+            "  {} process {n} runs, empty table #{round}: {:.0} runs/s {}",
+            kind.label(),
+            a.rate,
+            a.summary
         );
         let b = unless_busy("history, full", || {
-            process_in_process(options, Kind::Postgres, n, concurrency, sizes.history)
+            process_in_process(options, kind, n, concurrency, sizes.history)
         })
         .await?;
         eprintln!(
-            "  postgres process {n} runs after {} finished runs #{round}: {:.0} runs/s {}",
-            sizes.history, b.rate, b.summary
+            "  {} process {n} runs after {} finished runs #{round}: {:.0} runs/s {}",
+            kind.label(),
+            sizes.history,
+            b.rate,
+            b.summary
         );
         ratio.push(b.rate / a.rate, Value::Null);
         empty.push(a.rate, a.detail);
         full.push(b.rate, b.detail);
     }
     eprintln!(
-        "  history: median ratio {:.3} (goal: at least 0.85)",
+        "  {} history: median ratio {:.3} (goal: at least 0.85)",
+        kind.label(),
         median(&ratio.samples)
     );
     out.emit(empty);

@@ -1,22 +1,25 @@
-//! `jobs-bench`: how fast `jobs` inserts, processes and picks up runs, in memory and on
-//! PostgreSQL, measured by a program anyone can rerun.
+//! `jobs-bench`: how fast `jobs` inserts, processes and picks up runs, in memory, on
+//! PostgreSQL and on SQLite, measured by a program anyone can rerun.
 //!
 //! ```text
 //! cargo run --release -p jobs-bench -- [options]
 //!
-//!   --storage memory|postgres|all   which storages (default all)
+//!   --storage memory|postgres|sqlite|all
+//!                                   which storages (default all: the three)
 //!   --only LIST                     insert,process,latency,commit,history (default all)
 //!   --repeat K                      run every measurement K times; report median and range
 //!   --runs N                        runs drained by the processing benchmark
-//!                                   (default 500000 in memory, 50000 on PostgreSQL)
+//!                                   (default 500000 in memory, 50000 on PostgreSQL and
+//!                                   on SQLite)
 //!   --concurrency N[,N...]          the worker's concurrency for processing (default 1000)
 //!   --processes N[,N...]            PostgreSQL worker processes for processing (default 1,2,4)
-//!   --insert-single N               runs enqueued one per call (default 200000 / 2000)
+//!   --insert-single N               runs enqueued one per call
+//!                                   (default 200000 / 2000 / 5000 on SQLite)
 //!   --insert-batches N              batches enqueued with enqueue_many (default 500 / 100)
 //!   --batch-size N                  runs per batch (default 1000)
 //!   --latency-samples N             pickup-latency samples per case (default 500)
 //!   --history N                     finished runs in the table for the history case
-//!                                   (default 1000000)
+//!                                   (default 1000000, PostgreSQL and SQLite)
 //!   --commit-secs S                 seconds per commit-rate probe (default 3)
 //!   --timings                       time every storage call of the worker (per-phase
 //!                                   counters); adds a little overhead
@@ -24,14 +27,26 @@
 //!                                   `{s}` standing for the schema (experiments only)
 //!   --url URL                       PostgreSQL (default $DATABASE_URL, else
 //!                                   postgres://root@127.0.0.1:5432/jobs_test)
+//!   --sqlite-dir DIR                where SQLite measurements make their files (default
+//!                                   the system's temporary directory): pick the disk
+//!   --sqlite-fsync yes|no|both      SQLite with fsync_every_commit(true) (the default,
+//!                                   synchronous=FULL), (false) (NORMAL), or both
+//!                                   (default both)
 //!   --smoke                         tiny sizes, for CI: a few seconds in all
 //! ```
 //!
 //! Every PostgreSQL measurement runs in a fresh schema (`jb_<what>_<random>`) that is
-//! dropped afterwards. Progress goes to stderr; stdout gets one JSON line per result
-//! (`name`, `storage`, `params`, `value`, `unit`, ...) as it is measured, and a table at
-//! the end. `BENCHMARKS.md` at the root of the workspace explains the method and the
-//! figures of the reference machine.
+//! dropped afterwards; every SQLite measurement in a fresh file,
+//! `<dir>/jobs-bench-<random>/jobs.db`, whose directory (with the `-wal` and `-shm`
+//! files) is removed afterwards. SQLite figures carry `fsync_every_commit` in their
+//! parameters. SQLite has no multi-process processing case (one writer per file; other
+//! processes' workers learn of runs by polling) and no cross-process latency case; its
+//! commit-rate probe is one connection's single-row transactions on the file.
+//!
+//! Progress goes to stderr; stdout gets one JSON line per result (`name`, `storage`,
+//! `params`, `value`, `unit`, ...) as it is measured, and a table at the end.
+//! `BENCHMARKS.md` at the root of the workspace explains the method and the figures of
+//! the reference machine.
 //!
 //! The same binary is also the child process of the multi-process cases:
 //! `jobs-bench worker ...` (a worker process) and `jobs-bench enqueue ...` (the remote
@@ -41,10 +56,12 @@ mod bench;
 mod child;
 mod cpu;
 mod pg;
+mod sqlite;
 mod stats;
 mod tasks;
 mod timed;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Every error the benchmark can meet, boxed.
@@ -83,7 +100,12 @@ impl Bench {
 pub(crate) struct Options {
     pub(crate) memory: bool,
     pub(crate) postgres: bool,
+    pub(crate) sqlite: bool,
     pub(crate) url: String,
+    /// Where SQLite measurements make their directories.
+    pub(crate) sqlite_dir: PathBuf,
+    /// The `fsync_every_commit` settings SQLite is measured with.
+    pub(crate) sqlite_fsync: Vec<bool>,
     pub(crate) only: Vec<Bench>,
     pub(crate) repeat: usize,
     pub(crate) smoke: bool,
@@ -104,6 +126,10 @@ pub(crate) struct Options {
 pub(crate) enum Kind {
     Memory,
     Postgres,
+    /// One file, opened with `fsync_every_commit(fsync)`.
+    Sqlite {
+        fsync: bool,
+    },
 }
 
 impl Kind {
@@ -111,7 +137,26 @@ impl Kind {
         match self {
             Kind::Memory => "memory",
             Kind::Postgres => "postgres",
+            Kind::Sqlite { .. } => "sqlite",
         }
+    }
+
+    /// `name`, with the flushing for SQLite (for the progress log).
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Kind::Sqlite { fsync: true } => "sqlite (fsync every commit)",
+            Kind::Sqlite { fsync: false } => "sqlite (no fsync per commit)",
+            other => other.name(),
+        }
+    }
+
+    /// `params` (a JSON object) with what tells this storage's settings apart: on SQLite,
+    /// `fsync_every_commit`.
+    pub(crate) fn params(self, mut params: serde_json::Value) -> serde_json::Value {
+        if let (Kind::Sqlite { fsync }, serde_json::Value::Object(map)) = (self, &mut params) {
+            map.insert("fsync_every_commit".into(), fsync.into());
+        }
+        params
     }
 }
 
@@ -140,6 +185,7 @@ impl Options {
             (true, _) => (200, 50, 2),
             (false, Kind::Memory) => (500_000, 200_000, 500),
             (false, Kind::Postgres) => (50_000, 2_000, 100),
+            (false, Kind::Sqlite { .. }) => (50_000, 5_000, 100),
         };
         Sizes {
             process_runs: self.runs.unwrap_or(process),
@@ -188,7 +234,10 @@ fn parse(args: Vec<String>) -> Result<Options, Error> {
     let mut options = Options {
         memory: true,
         postgres: true,
+        sqlite: true,
         url: default_url(),
+        sqlite_dir: std::env::temp_dir(),
+        sqlite_fsync: vec![true, false],
         only: Vec::new(),
         repeat: 1,
         smoke: false,
@@ -220,16 +269,33 @@ fn parse(args: Vec<String>) -> Result<Options, Error> {
             .next()
             .ok_or_else(|| format!("{flag} needs a value\n{}", usage()))?;
         match flag.as_str() {
-            "--storage" => match value.as_str() {
-                "memory" => (options.memory, options.postgres) = (true, false),
-                "postgres" => (options.memory, options.postgres) = (false, true),
-                "all" => (options.memory, options.postgres) = (true, true),
-                other => {
-                    return Err(
-                        format!("--storage {other}: expected memory, postgres or all").into(),
-                    );
-                }
-            },
+            "--storage" => {
+                (options.memory, options.postgres, options.sqlite) = match value.as_str() {
+                    "memory" => (true, false, false),
+                    "postgres" => (false, true, false),
+                    "sqlite" => (false, false, true),
+                    "all" => (true, true, true),
+                    other => {
+                        return Err(format!(
+                            "--storage {other}: expected memory, postgres, sqlite or all"
+                        )
+                        .into());
+                    }
+                };
+            }
+            "--sqlite-dir" => options.sqlite_dir = PathBuf::from(value),
+            "--sqlite-fsync" => {
+                options.sqlite_fsync = match value.as_str() {
+                    "yes" => vec![true],
+                    "no" => vec![false],
+                    "both" => vec![true, false],
+                    other => {
+                        return Err(
+                            format!("--sqlite-fsync {other}: expected yes, no or both").into()
+                        );
+                    }
+                };
+            }
             "--only" => {
                 options.only = value
                     .split(',')
@@ -267,10 +333,11 @@ fn parse(args: Vec<String>) -> Result<Options, Error> {
 }
 
 fn usage() -> &'static str {
-    "usage: jobs-bench [--storage memory|postgres|all] [--only insert,process,latency,commit,history] \
-     [--repeat K] [--runs N] [--concurrency N[,N..]] [--processes N[,N..]] [--insert-single N] \
-     [--insert-batches N] [--batch-size N] [--latency-samples N] [--history N] [--commit-secs S] \
-     [--timings] [--pg-setup SQL] [--url URL] [--smoke]"
+    "usage: jobs-bench [--storage memory|postgres|sqlite|all] \
+     [--only insert,process,latency,commit,history] [--repeat K] [--runs N] \
+     [--concurrency N[,N..]] [--processes N[,N..]] [--insert-single N] [--insert-batches N] \
+     [--batch-size N] [--latency-samples N] [--history N] [--commit-secs S] [--timings] \
+     [--pg-setup SQL] [--url URL] [--sqlite-dir DIR] [--sqlite-fsync yes|no|both] [--smoke]"
 }
 
 #[tokio::main]

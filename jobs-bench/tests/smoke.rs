@@ -1,7 +1,8 @@
-//! Runs the benchmark program at its smoke sizes on both storages, so it cannot rot: it
+//! Runs the benchmark program at its smoke sizes on every storage, so it cannot rot: it
 //! must exit successfully and print one well-formed JSON line per result. Needs the
 //! PostgreSQL of `DATABASE_URL` (default `postgres://root@127.0.0.1:5432/jobs_test`), like
-//! the other PostgreSQL tests.
+//! the other PostgreSQL tests; SQLite files go to a directory of the test's own, which
+//! must be empty again afterwards.
 
 use std::process::Command;
 use std::time::Instant;
@@ -9,10 +10,19 @@ use std::time::Instant;
 #[test]
 fn smoke_run_prints_every_result_as_json() {
     let start = Instant::now();
+    let sqlite_dir = std::env::temp_dir().join(format!("jobs-bench-smoke-{}", std::process::id()));
+    std::fs::create_dir_all(&sqlite_dir).expect("create the SQLite directory");
     let output = Command::new(env!("CARGO_BIN_EXE_jobs-bench"))
-        .args(["--smoke", "--storage", "all"])
+        .args(["--smoke", "--storage", "all", "--sqlite-dir"])
+        .arg(&sqlite_dir)
         .output()
         .expect("start jobs-bench");
+    let left: Vec<_> = std::fs::read_dir(&sqlite_dir)
+        .expect("read the SQLite directory")
+        .flatten()
+        .map(|entry| entry.file_name())
+        .collect();
+    let _ = std::fs::remove_dir_all(&sqlite_dir);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -43,7 +53,8 @@ fn smoke_run_prints_every_result_as_json() {
             .iter()
             .any(|r| r["name"] == name && r["storage"] == storage)
     };
-    for storage in ["memory", "postgres"] {
+    assert!(left.is_empty(), "SQLite files left behind: {left:?}");
+    for storage in ["memory", "postgres", "sqlite"] {
         for name in [
             "insert_one_per_call",
             "insert_batch",
@@ -56,6 +67,28 @@ fn smoke_run_prints_every_result_as_json() {
     }
     for name in ["commit_rate", "process_history", "history_ratio"] {
         assert!(has(name, "postgres"), "no {name}:\n{stdout}");
+    }
+    // SQLite: every figure with each flushing, labelled.
+    for fsync in [true, false] {
+        for name in [
+            "commit_rate",
+            "insert_one_per_call",
+            "insert_batch",
+            "process",
+            "latency_p50",
+            "process_history",
+            "history_ratio",
+        ] {
+            let found = results.iter().any(|r| {
+                r["name"] == name
+                    && r["storage"] == "sqlite"
+                    && r["params"]["fsync_every_commit"] == fsync
+            });
+            assert!(
+                found,
+                "no {name} on sqlite with fsync_every_commit={fsync}:\n{stdout}"
+            );
+        }
     }
     let processes: Vec<u64> = results
         .iter()
