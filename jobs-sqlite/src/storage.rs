@@ -2,10 +2,12 @@
 //!
 //! Every write is one `BEGIN IMMEDIATE` transaction on the writer connection: it holds the
 //! file's write lock from its first read to its commit, so it acts on exactly the state it
-//! read, whichever process writes next. Batches (new runs, leases, results) travel as one
-//! JSON array bound to one statement and unpacked by `json_each`, so a batch costs one
-//! statement, not one per run. Reads use the reader pool; WAL lets them run beside a
-//! write and see what was committed before they started.
+//! read, whichever process writes next. Batches (new runs, leases, successes) travel as
+//! one JSON array bound to one statement and unpacked by `json_each`, so a batch costs one
+//! statement, not one per run; a failure or snooze, which carries its own error and delay,
+//! is one statement of its own in the batch's transaction (see `sql.rs` for why). Reads
+//! use the reader pool; WAL lets them run beside a write and see what was committed
+//! before they started.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
