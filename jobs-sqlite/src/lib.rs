@@ -48,9 +48,10 @@
 //!
 //! They work correctly: writes are serialized by SQLite's file lock (a writer waits up to
 //! [`busy_timeout`](SqliteStorageBuilder::busy_timeout) for it), and a run is claimed by
-//! exactly one worker. What does not cross processes is the wakeup: a worker in another
-//! process learns of a new run at its next poll (`WorkerBuilder::poll_interval`, 1 s by
-//! default), and of a cancellation at its next heartbeat. The file must be on a local
+//! exactly one worker. There is no NOTIFY between processes: idle workers look for other
+//! processes' writes every 50 ms ([`SqliteStorageBuilder::watch_interval`]), so a run
+//! enqueued in another process starts within about that; a worker learns of a
+//! cancellation made in another process at its next heartbeat. The file must be on a local
 //! disk: SQLite's locks are not reliable on network file systems. Many machines, or many
 //! busy processes, are what PostgreSQL (`jobs-postgres`) is for.
 //!
@@ -65,6 +66,7 @@ mod migrate;
 mod rows;
 mod sql;
 mod storage;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -95,6 +97,10 @@ struct Inner {
     reader: SqlitePool,
     clock: Option<Arc<dyn Clock>>,
     events: broadcast::Sender<StorageEvent>,
+    /// What the watch task (other processes' writes) needs.
+    watch: watch::Watch,
+    /// The file's connection options, for the watch task's own connection.
+    options: SqliteConnectOptions,
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -189,6 +195,7 @@ pub struct SqliteStorageBuilder {
     readers: u32,
     busy_timeout: Duration,
     fsync_every_commit: bool,
+    watch_interval: Option<Duration>,
 }
 
 impl Default for SqliteStorageBuilder {
@@ -198,6 +205,7 @@ impl Default for SqliteStorageBuilder {
             readers: 4,
             busy_timeout: Duration::from_secs(5),
             fsync_every_commit: true,
+            watch_interval: Some(Duration::from_millis(50)),
         }
     }
 }
@@ -209,6 +217,7 @@ impl std::fmt::Debug for SqliteStorageBuilder {
             .field("readers", &self.readers)
             .field("busy_timeout", &self.busy_timeout)
             .field("fsync_every_commit", &self.fsync_every_commit)
+            .field("watch_interval", &self.watch_interval)
             .finish()
     }
 }
@@ -240,6 +249,16 @@ impl SqliteStorageBuilder {
     /// system crash may undo the last transactions (never corrupt the file).
     pub fn fsync_every_commit(mut self, every_commit: bool) -> Self {
         self.fsync_every_commit = every_commit;
+        self
+    }
+
+    /// How often idle workers look for writes by other processes to the file (a run
+    /// enqueued, retried or handed back there), through `PRAGMA data_version` on a
+    /// connection of their own. Default 50 ms; `None` leaves them to their poll
+    /// (`WorkerBuilder::poll_interval`). Writes in this process wake its workers at once
+    /// either way.
+    pub fn watch_interval(mut self, interval: Option<Duration>) -> Self {
+        self.watch_interval = interval.filter(|interval| !interval.is_zero());
         self
     }
 
@@ -300,7 +319,7 @@ impl SqliteStorageBuilder {
             .max_connections(self.readers)
             .acquire_timeout(Duration::from_secs(60))
             .test_before_acquire(false)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|e| Error::storage(action, e))?;
         let (events, _) = broadcast::channel(1024);
@@ -311,6 +330,8 @@ impl SqliteStorageBuilder {
                 reader,
                 clock: self.clock,
                 events,
+                watch: watch::Watch::new(self.watch_interval),
+                options,
             }),
         })
     }

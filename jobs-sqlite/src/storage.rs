@@ -395,6 +395,7 @@ impl Storage for SqliteStorage {
         if request.limit == 0 || request.tasks.is_empty() {
             return Ok(Vec::new());
         }
+        self.inner.watch.claims_from(&request.namespace);
         if let Some(limit) = &request.key_limit {
             return self.claim_limited(&request, limit).await;
         }
@@ -768,7 +769,9 @@ impl Storage for SqliteStorage {
     }
 
     fn subscribe(&self) -> broadcast::Receiver<StorageEvent> {
-        self.inner.events.subscribe()
+        let receiver = self.inner.events.subscribe();
+        crate::watch::start(&self.inner);
+        receiver
     }
 
     async fn stats(&self, namespace: &str, window: Duration) -> Result<Stats, Error> {
