@@ -155,6 +155,7 @@ impl SqliteStorage {
     /// Closes every connection (waiting for statements in progress). Dropping the last
     /// handle closes them too, without waiting.
     pub async fn close(&self) {
+        self.inner.watch.stop();
         self.inner.writer.close().await;
         self.inner.reader.close().await;
     }

@@ -27,6 +27,8 @@ use crate::Inner;
 pub(crate) struct Watch {
     /// Whether the task was started (once per storage, at the first subscription).
     started: AtomicBool,
+    /// Set when the storage is closed: the task ends.
+    stopped: AtomicBool,
     /// The namespaces this process claims from: the ones to wake.
     namespaces: Mutex<HashSet<String>>,
     /// How often the task looks; `None` never starts it.
@@ -37,6 +39,7 @@ impl Watch {
     pub(crate) fn new(interval: Option<Duration>) -> Watch {
         Watch {
             started: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
             namespaces: Mutex::new(HashSet::new()),
             interval,
         }
@@ -53,6 +56,11 @@ impl Watch {
         }
     }
 
+    /// Ends the task (the storage was closed).
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
+    }
+
     fn namespaces(&self) -> Vec<String> {
         self.namespaces
             .lock()
@@ -64,7 +72,7 @@ impl Watch {
 }
 
 /// Starts the watch task of the storage `inner` once, if it has an interval and a tokio
-/// runtime is at hand. The task ends when the storage is dropped.
+/// runtime is at hand. The task ends when the storage is closed or dropped.
 pub(crate) fn start(inner: &std::sync::Arc<Inner>) {
     let Some(interval) = inner.watch.interval else {
         return;
@@ -89,6 +97,9 @@ async fn run(inner: Weak<Inner>, options: SqliteConnectOptions, interval: Durati
         let Some(storage) = inner.upgrade() else {
             break;
         };
+        if storage.watch.stopped.load(Ordering::Acquire) {
+            break;
+        }
         if connection.is_none() {
             match options.connect().await {
                 Ok(opened) => connection = Some(opened),
