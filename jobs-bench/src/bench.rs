@@ -180,7 +180,7 @@ pub(crate) async fn run(options: Options) -> Result<(), Error> {
     if options.wants(Bench::Latency) {
         for &kind in &kinds {
             latency(&options, kind, false, &mut out).await?;
-            if kind == Kind::Postgres {
+            if kind != Kind::Memory {
                 latency(&options, kind, true, &mut out).await?;
             }
         }
@@ -264,7 +264,7 @@ async fn sqlite_commit(options: &Options, fsync: bool, out: &mut Output) -> Resu
     for round in 1..=options.repeat {
         let mut tries = 1;
         let (rate, usage) = loop {
-            let env = SqliteEnv::fresh(&options.sqlite_dir, fsync).await?;
+            let env = SqliteEnv::fresh(options, fsync).await?;
             let before = Snapshot::take(&[]);
             let rate = env.commit_rate(sizes.commit_secs).await;
             let usage = before.until(&Snapshot::take(&[]));
@@ -354,7 +354,7 @@ async fn insert_once(
             result
         }
         Kind::Sqlite { fsync } => {
-            let env = SqliteEnv::fresh(&options.sqlite_dir, fsync).await?;
+            let env = SqliteEnv::fresh(options, fsync).await?;
             let result = match jobs_on(Arc::new(env.storage.clone())) {
                 Ok(jobs) => insert_timed(&jobs, batched, sizes).await,
                 Err(error) => Err(error),
@@ -414,24 +414,20 @@ async fn insert_timed(jobs: &Jobs, batched: bool, sizes: Sizes) -> Result<Sample
 
 async fn process(options: &Options, kind: Kind, out: &mut Output) -> Result<(), Error> {
     let sizes = options.sizes(kind);
-    let processes: &[usize] = match kind {
-        Kind::Memory | Kind::Sqlite { .. } => &[1],
-        Kind::Postgres => &options.processes,
-    };
     for &concurrency in &options.concurrency {
-        for &procs in processes {
-            let mut figure = Figure::new(
-                "process",
-                kind.name(),
-                kind.params(json!({ "runs": sizes.process_runs, "concurrency": concurrency, "processes": procs })),
-                "runs/s",
-            );
+        for procs in options.processes(kind) {
+            let mut params = json!({ "runs": sizes.process_runs, "concurrency": concurrency, "processes": procs });
+            if procs > 1 {
+                cross_process_params(options, kind, &mut params);
+            }
+            let mut figure = Figure::new("process", kind.name(), kind.params(params), "runs/s");
             for round in 1..=options.repeat {
                 let run = unless_busy("process", || async {
                     if procs == 1 {
                         process_in_process(options, kind, sizes.process_runs, concurrency, 0).await
                     } else {
-                        process_processes(options, sizes.process_runs, concurrency, procs).await
+                        process_processes(options, kind, sizes.process_runs, concurrency, procs)
+                            .await
                     }
                 })
                 .await?;
@@ -448,6 +444,19 @@ async fn process(options: &Options, kind: Kind, out: &mut Output) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// On SQLite, adds to `params` the `watch_interval_ms` a case that crosses processes
+/// depends on: a worker learns of other processes' writes through that watch of the file.
+fn cross_process_params(options: &Options, kind: Kind, params: &mut Value) {
+    if let (Kind::Sqlite { .. }, Value::Object(map)) = (kind, params) {
+        map.insert(
+            "watch_interval_ms".into(),
+            u64::try_from(options.sqlite_watch.as_millis())
+                .unwrap_or(u64::MAX)
+                .into(),
+        );
+    }
 }
 
 /// One measurement: its rate, a line for the progress log, details, and the cores other
@@ -548,7 +557,14 @@ async fn process_in_process(
                 let storage: Arc<dyn Storage> = Arc::new(env.storage.clone());
                 preinsert(&jobs_on(storage.clone())?, n, 5_000).await?;
                 env.vacuum_analyze().await?;
-                let run = drain(options, storage, n, concurrency, Left::Postgres(&mut env)).await?;
+                let run = drain(
+                    options,
+                    storage,
+                    n,
+                    concurrency,
+                    Left::Storage(Db::Postgres(&mut env)),
+                )
+                .await?;
                 let succeeded = usize::try_from(env.succeeded().await?).unwrap_or(0);
                 if succeeded != n + history {
                     return Err(
@@ -562,7 +578,7 @@ async fn process_in_process(
             result
         }
         Kind::Sqlite { fsync } => {
-            let env = SqliteEnv::fresh(&options.sqlite_dir, fsync).await?;
+            let env = SqliteEnv::fresh(options, fsync).await?;
             let result = async {
                 if history > 0 {
                     let start = Instant::now();
@@ -575,7 +591,14 @@ async fn process_in_process(
                 }
                 let storage: Arc<dyn Storage> = Arc::new(env.storage.clone());
                 preinsert(&jobs_on(storage.clone())?, n, 5_000).await?;
-                let mut run = drain(options, storage, n, concurrency, Left::Sqlite(&env)).await?;
+                let mut run = drain(
+                    options,
+                    storage,
+                    n,
+                    concurrency,
+                    Left::Storage(Db::Sqlite(&env)),
+                )
+                .await?;
                 let succeeded = usize::try_from(env.succeeded().await?).unwrap_or(0);
                 if succeeded != n + history {
                     return Err(
@@ -594,23 +617,61 @@ async fn process_in_process(
     }
 }
 
+/// The database of a measurement, for the benchmark's own cheap queries.
+enum Db<'a> {
+    /// A PostgreSQL schema, on the benchmark's own connection.
+    Postgres(&'a mut Env),
+    /// A SQLite file, on the storage's read pool (beside the writer).
+    Sqlite(&'a SqliteEnv),
+}
+
+impl Db<'_> {
+    /// Whether any run of the namespace is waiting.
+    async fn any_waiting(&mut self) -> Result<bool, Error> {
+        match self {
+            Db::Postgres(env) => env.any_waiting().await,
+            Db::Sqlite(env) => env.any_waiting().await,
+        }
+    }
+
+    /// How many runs of the namespace are running.
+    async fn running(&mut self) -> Result<i64, Error> {
+        match self {
+            Db::Postgres(env) => env.running().await,
+            Db::Sqlite(env) => env.running().await,
+        }
+    }
+
+    /// Whether every run of the namespace has finished: none waiting, none running.
+    async fn all_finished(&mut self) -> Result<bool, Error> {
+        match self {
+            Db::Postgres(env) => env.all_finished().await,
+            Db::Sqlite(env) => env.all_finished().await,
+        }
+    }
+
+    /// Runs of the namespace that succeeded.
+    async fn succeeded(&mut self) -> Result<i64, Error> {
+        match self {
+            Db::Postgres(env) => env.succeeded().await,
+            Db::Sqlite(env) => env.succeeded().await,
+        }
+    }
+}
+
 /// How a drain learns that every run is finished.
 enum Left<'a> {
     /// When the worker's shutdown returns, every result is written (memory).
     Shutdown,
-    /// When PostgreSQL says no run is waiting or running.
-    Postgres(&'a mut Env),
-    /// When the SQLite file says no run is waiting or running (read on the storage's
-    /// read pool, beside the writer).
-    Sqlite(&'a SqliteEnv),
+    /// When the storage says no run is waiting or running (PostgreSQL, SQLite).
+    Storage(Db<'a>),
 }
 
 impl Left<'_> {
     async fn all_finished(&mut self) -> Result<bool, Error> {
         match self {
             Left::Shutdown => Ok(true),
-            Left::Postgres(env) => env.all_finished().await,
-            Left::Sqlite(env) => env.all_finished().await,
+            Left::Storage(db) => db.all_finished().await,
         }
     }
 }
@@ -690,83 +751,137 @@ async fn drain(
     })
 }
 
-/// `n` runs drained by `procs` worker processes (children of this one) started together.
+/// `n` runs drained by `procs` worker processes (children of this one) started together,
+/// on a fresh PostgreSQL schema or SQLite file.
 async fn process_processes(
     options: &Options,
+    kind: Kind,
     n: usize,
     concurrency: usize,
     procs: usize,
 ) -> Result<Sample, Error> {
-    let mut env = Env::fresh(&options.url, "procs").await?;
-    let result = async {
-        preinsert(&jobs_on(Arc::new(env.storage.clone()))?, n, 5_000).await?;
-        env.vacuum_analyze().await?;
-        let args = vec![
-            "--url".to_owned(),
-            env.url.clone(),
-            "--schema".to_owned(),
-            env.schema.clone(),
-            "--concurrency".to_owned(),
-            concurrency.to_string(),
-        ];
-        let mut children = Vec::with_capacity(procs);
-        for _ in 0..procs {
-            children.push(Proc::start("worker", &args).await?);
-        }
-        let pids: Vec<u32> = children.iter().map(Proc::pid).collect();
-        let before = Snapshot::take(&pids);
-        let start = Instant::now();
-        for child in &mut children {
-            child.say("go").await?;
-        }
-        let deadline = start + Duration::from_secs(600);
-        let mut waiting = true;
-        while waiting || env.running().await? > 0 {
-            if Instant::now() > deadline {
-                return Err("processing did not finish within 10 minutes".into());
+    let mut args = vec!["--concurrency".to_owned(), concurrency.to_string()];
+    match kind {
+        Kind::Memory => Err("memory has no multi-process case".into()),
+        Kind::Postgres => {
+            let mut env = Env::fresh(&options.url, "procs").await?;
+            let result = async {
+                preinsert(&jobs_on(Arc::new(env.storage.clone()))?, n, 5_000).await?;
+                env.vacuum_analyze().await?;
+                args.extend([
+                    "--url".to_owned(),
+                    env.url.clone(),
+                    "--schema".to_owned(),
+                    env.schema.clone(),
+                ]);
+                drain_processes(Db::Postgres(&mut env), &args, n, procs).await
             }
-            tokio::time::sleep(Duration::from_millis(if waiting { 5 } else { 1 })).await;
-            if waiting {
-                waiting = env.any_waiting().await?;
+            .await;
+            env.drop_schema().await?;
+            result
+        }
+        Kind::Sqlite { fsync } => {
+            let env = SqliteEnv::fresh(options, fsync).await?;
+            let result = async {
+                preinsert(&jobs_on(Arc::new(env.storage.clone()))?, n, 5_000).await?;
+                args.extend(env.child_args(options.sqlite_watch));
+                let mut run = drain_processes(Db::Sqlite(&env), &args, n, procs).await?;
+                if let Value::Object(map) = &mut run.detail {
+                    map.insert("file_bytes".into(), env.bytes().into());
+                }
+                Ok(run)
             }
+            .await;
+            env.remove().await?;
+            result
         }
-        let elapsed = start.elapsed();
-        let after = Snapshot::take(&pids);
-        let mut completed = 0;
-        for child in &mut children {
-            child.say("stop").await?;
-            let line = child.line(Duration::from_secs(60)).await?;
-            let report: Value = serde_json::from_str(&line)
-                .map_err(|e| format!("a worker's report {line:?}: {e}"))?;
-            completed += report["completed"].as_u64().unwrap_or(0);
-        }
-        for child in children {
-            child.finish().await?;
-        }
-        let succeeded = usize::try_from(env.succeeded().await?).unwrap_or(0);
-        if completed as usize != n || succeeded != n {
-            return Err(format!(
-                "{procs} workers recorded {completed} results and {succeeded} runs succeeded, expected {n}"
-            )
-            .into());
-        }
-        let usage = before.until(&after);
-        Ok(Sample {
-            rate: n as f64 / elapsed.as_secs_f64(),
-            summary: format!(
-                "(wall {:.2} s; cpu: bench {:.2} cores, postgres {:.2}, other {:.2})",
-                elapsed.as_secs_f64(),
-                usage.bench / usage.wall,
-                usage.postgres / usage.wall,
-                usage.other / usage.wall,
-            ),
-            detail: usage.json(),
-            other: usage.other / usage.wall,
-        })
     }
-    .await;
-    env.drop_schema().await?;
-    result
+}
+
+/// Starts `procs` worker processes (`jobs-bench worker <args>`) on a database holding `n`
+/// due runs, tells them all to go, and measures until `db` says no run is waiting or
+/// running; then stops them and checks that their reports add up to `n`. The sample's
+/// details say how many runs each process completed (`completed_per_process`, `shares`)
+/// and what each worker's shutdown reported (`worker_reports`).
+async fn drain_processes(
+    mut db: Db<'_>,
+    args: &[String],
+    n: usize,
+    procs: usize,
+) -> Result<Sample, Error> {
+    let mut children = Vec::with_capacity(procs);
+    for _ in 0..procs {
+        children.push(Proc::start("worker", args).await?);
+    }
+    let pids: Vec<u32> = children.iter().map(Proc::pid).collect();
+    let before = Snapshot::take(&pids);
+    let start = Instant::now();
+    for child in &mut children {
+        child.say("go").await?;
+    }
+    let deadline = start + Duration::from_secs(600);
+    let mut waiting = true;
+    while waiting || db.running().await? > 0 {
+        if Instant::now() > deadline {
+            return Err("processing did not finish within 10 minutes".into());
+        }
+        tokio::time::sleep(Duration::from_millis(if waiting { 5 } else { 1 })).await;
+        if waiting {
+            waiting = db.any_waiting().await?;
+        }
+    }
+    let elapsed = start.elapsed();
+    let after = Snapshot::take(&pids);
+    let mut per_process = Vec::with_capacity(procs);
+    let mut reports = Vec::with_capacity(procs);
+    for child in &mut children {
+        child.say("stop").await?;
+        let line = child.line(Duration::from_secs(60)).await?;
+        let report: Value =
+            serde_json::from_str(&line).map_err(|e| format!("a worker's report {line:?}: {e}"))?;
+        per_process.push(report["completed"].as_u64().unwrap_or(0));
+        reports.push(report);
+    }
+    for child in children {
+        child.finish().await?;
+    }
+    let completed: u64 = per_process.iter().sum();
+    let succeeded = usize::try_from(db.succeeded().await?).unwrap_or(0);
+    if completed as usize != n || succeeded != n {
+        return Err(format!(
+            "{procs} workers recorded {completed} results and {succeeded} runs succeeded, expected {n}"
+        )
+        .into());
+    }
+    let usage = before.until(&after);
+    let shares: Vec<f64> = per_process
+        .iter()
+        .map(|c| *c as f64 / n.max(1) as f64)
+        .collect();
+    let mut detail = usage.json();
+    if let Value::Object(map) = &mut detail {
+        map.insert("completed_per_process".into(), json!(per_process));
+        let rounded: Vec<f64> = shares.iter().map(|s| round3(*s)).collect();
+        map.insert("shares".into(), json!(rounded));
+        map.insert("worker_reports".into(), Value::Array(reports));
+    }
+    Ok(Sample {
+        rate: n as f64 / elapsed.as_secs_f64(),
+        summary: format!(
+            "(wall {:.2} s; shares {}; cpu: bench {:.2} cores, postgres {:.2}, other {:.2})",
+            elapsed.as_secs_f64(),
+            shares
+                .iter()
+                .map(|s| format!("{s:.2}"))
+                .collect::<Vec<_>>()
+                .join("/"),
+            usage.bench / usage.wall,
+            usage.postgres / usage.wall,
+            usage.other / usage.wall,
+        ),
+        detail,
+        other: usage.other / usage.wall,
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -784,11 +899,14 @@ async fn latency(
     } else {
         "same process"
     };
-    let params = json!({
+    let mut params = json!({
         "samples": sizes.latency_samples,
         "gap_ms": format!("{}-{}", GAP_US.0 / 1000, GAP_US.1 / 1000),
         "enqueuer": enqueuer,
     });
+    if other_process {
+        cross_process_params(options, kind, &mut params);
+    }
     let mut figures: Vec<Figure> = [50.0, 90.0, 99.0]
         .iter()
         .map(|p| {
@@ -855,6 +973,12 @@ async fn latency_once(
 ) -> Result<Vec<f64>, Error> {
     let total = sizes.latency_warmup + sizes.latency_samples;
     tasks::reset_pings();
+    let mut remote_args = vec![
+        "--count".to_owned(),
+        total.to_string(),
+        "--gap-us".to_owned(),
+        format!("{},{}", GAP_US.0, GAP_US.1),
+    ];
     // With --timings, the worker's (and the local enqueuer's) storage calls are timed.
     let timed_jobs = |storage: Arc<dyn Storage>| {
         let timed = options.timings.then(|| Timed::new(storage.clone()));
@@ -877,17 +1001,13 @@ async fn latency_once(
                 let (jobs, t) = timed_jobs(Arc::new(env.storage.clone()))?;
                 timed = t;
                 if other_process {
-                    let args = vec![
+                    remote_args.extend([
                         "--url".to_owned(),
                         env.url.clone(),
                         "--schema".to_owned(),
                         env.schema.clone(),
-                        "--count".to_owned(),
-                        total.to_string(),
-                        "--gap-us".to_owned(),
-                        format!("{},{}", GAP_US.0, GAP_US.1),
-                    ];
-                    let child = Proc::start("enqueue", &args).await?;
+                    ]);
+                    let child = Proc::start("enqueue", &remote_args).await?;
                     ping_idle_worker(&jobs, total, Some(child)).await
                 } else {
                     ping_idle_worker(&jobs, total, None).await
@@ -898,11 +1018,20 @@ async fn latency_once(
             result?;
         }
         Kind::Sqlite { fsync } => {
-            let env = SqliteEnv::fresh(&options.sqlite_dir, fsync).await?;
+            let env = SqliteEnv::fresh(options, fsync).await?;
             let result = async {
                 let (jobs, t) = timed_jobs(Arc::new(env.storage.clone()))?;
                 timed = t;
-                ping_idle_worker(&jobs, total, None).await
+                if other_process {
+                    // The enqueuer opens the same file with the same settings; this
+                    // process's idle worker learns of its runs through the storage's
+                    // watch of the file.
+                    remote_args.extend(env.child_args(options.sqlite_watch));
+                    let child = Proc::start("enqueue", &remote_args).await?;
+                    ping_idle_worker(&jobs, total, Some(child)).await
+                } else {
+                    ping_idle_worker(&jobs, total, None).await
+                }
             }
             .await;
             env.remove().await?;
@@ -933,7 +1062,8 @@ async fn latency_once(
 /// `remote`), and waits for every handler to have started.
 async fn ping_idle_worker(jobs: &Jobs, total: usize, remote: Option<Proc>) -> Result<(), Error> {
     let worker = jobs.worker().concurrency(LATENCY_CONCURRENCY).start();
-    // Let the worker reach its idle wait (and, on PostgreSQL, its LISTEN connection).
+    // Let the worker reach its idle wait (and, on PostgreSQL, its LISTEN connection; on
+    // SQLite, its watch of the file).
     tokio::time::sleep(Duration::from_millis(500)).await;
     let sent = match remote {
         None => send_pings(jobs, total, &mut Gaps::new(GAP_US.0, GAP_US.1)).await,

@@ -1,27 +1,35 @@
 //! The benchmark's child processes, and the parent's handle on them.
 //!
-//! `jobs-bench worker --url U --schema S --concurrency C`: connects, prints `ready`, starts
-//! a worker on the line `go`, and on `stop` (or end of input) shuts it down and prints
+//! `jobs-bench worker TARGET --concurrency C`: connects, prints `ready`, starts a worker on
+//! the line `go`, and on `stop` (or end of input) shuts it down and prints
 //! `{"completed":N,...}`.
 //!
-//! `jobs-bench enqueue --url U --schema S --count N --gap-us MIN,MAX`: connects, prints
-//! `ready`, and on `go` enqueues N pings spaced MIN..MAX µs apart, then prints `done`.
+//! `jobs-bench enqueue TARGET --count N --gap-us MIN,MAX`: connects, prints `ready`, and
+//! on `go` enqueues N pings spaced MIN..MAX µs apart, then prints `done`.
+//!
+//! `TARGET` is `--url U --schema S` (a PostgreSQL schema) or `--sqlite PATH --fsync yes|no
+//! --watch-ms MS` (a SQLite file, opened with those settings).
 
+use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
-use jobs::Jobs;
+use jobs::{Jobs, Storage};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use crate::pg::{self, NAMESPACE};
 use crate::tasks::{Ping, unix_ns};
-use crate::{Error, default_url};
+use crate::{DEFAULT_SQLITE_WATCH, Error, default_url};
 
 /// The arguments both child modes share.
 struct Args {
     url: String,
     schema: String,
+    sqlite: Option<PathBuf>,
+    fsync: bool,
+    watch: Duration,
     concurrency: usize,
     count: usize,
     gap_us: (u64, u64),
@@ -31,6 +39,9 @@ fn args(raw: Vec<String>) -> Result<Args, Error> {
     let mut parsed = Args {
         url: default_url(),
         schema: String::new(),
+        sqlite: None,
+        fsync: true,
+        watch: DEFAULT_SQLITE_WATCH,
         concurrency: 1000,
         count: 0,
         gap_us: (5_000, 10_000),
@@ -41,6 +52,15 @@ fn args(raw: Vec<String>) -> Result<Args, Error> {
         match flag.as_str() {
             "--url" => parsed.url = value,
             "--schema" => parsed.schema = value,
+            "--sqlite" => parsed.sqlite = Some(PathBuf::from(value)),
+            "--fsync" => {
+                parsed.fsync = match value.as_str() {
+                    "yes" => true,
+                    "no" => false,
+                    other => return Err(format!("--fsync {other}: expected yes or no").into()),
+                };
+            }
+            "--watch-ms" => parsed.watch = Duration::from_millis(value.parse()?),
             "--concurrency" => parsed.concurrency = value.parse()?,
             "--count" => parsed.count = value.parse()?,
             "--gap-us" => {
@@ -52,10 +72,42 @@ fn args(raw: Vec<String>) -> Result<Args, Error> {
             other => return Err(format!("unknown child option {other}").into()),
         }
     }
-    if parsed.schema.is_empty() {
-        return Err("a child needs --schema".into());
+    if parsed.schema.is_empty() == parsed.sqlite.is_none() {
+        return Err("a child needs either --schema or --sqlite".into());
     }
     Ok(parsed)
+}
+
+/// The storage a child works on, and how to let go of it.
+enum Opened {
+    Postgres(jobs_postgres::PgStorage),
+    Sqlite(jobs_sqlite::SqliteStorage),
+}
+
+impl Opened {
+    async fn open(args: &Args) -> Result<Opened, Error> {
+        Ok(match &args.sqlite {
+            Some(path) => {
+                Opened::Sqlite(crate::sqlite::storage(path, args.fsync, args.watch).await?)
+            }
+            None => Opened::Postgres(pg::storage(&args.url, &args.schema).await?),
+        })
+    }
+
+    fn shared(&self) -> Arc<dyn Storage> {
+        match self {
+            Opened::Postgres(storage) => Arc::new(storage.clone()),
+            Opened::Sqlite(storage) => Arc::new(storage.clone()),
+        }
+    }
+
+    /// Closes the connections, waiting for statements in progress.
+    async fn close(self) {
+        match self {
+            Opened::Postgres(storage) => storage.pool().close().await,
+            Opened::Sqlite(storage) => storage.close().await,
+        }
+    }
 }
 
 /// The next line of stdin, trimmed; `None` at end of input.
@@ -66,7 +118,7 @@ async fn next_line(
 }
 
 /// Builds the `Jobs` every process of a measurement uses.
-pub(crate) fn jobs_on(storage: std::sync::Arc<dyn jobs::Storage>) -> Result<Jobs, Error> {
+pub(crate) fn jobs_on(storage: Arc<dyn Storage>) -> Result<Jobs, Error> {
     Ok(Jobs::builder()
         .name("jobs-bench")
         .namespace(NAMESPACE)
@@ -77,8 +129,8 @@ pub(crate) fn jobs_on(storage: std::sync::Arc<dyn jobs::Storage>) -> Result<Jobs
 /// `jobs-bench worker`: one worker process of the multi-process processing case.
 pub(crate) async fn worker(raw: Vec<String>) -> Result<(), Error> {
     let args = args(raw)?;
-    let storage = pg::storage(&args.url, &args.schema).await?;
-    let jobs = jobs_on(std::sync::Arc::new(storage))?;
+    let storage = Opened::open(&args).await?;
+    let jobs = jobs_on(storage.shared())?;
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     println!("ready");
     match next_line(&mut lines).await?.as_deref() {
@@ -92,6 +144,8 @@ pub(crate) async fn worker(raw: Vec<String>) -> Result<(), Error> {
         }
     }
     let report = worker.shutdown().await;
+    drop(jobs);
+    storage.close().await;
     println!(
         "{}",
         serde_json::json!({
@@ -147,8 +201,8 @@ pub(crate) async fn send_pings(jobs: &Jobs, count: usize, gaps: &mut Gaps) -> Re
 /// `jobs-bench enqueue`: the remote enqueuer of the cross-process latency case.
 pub(crate) async fn enqueue(raw: Vec<String>) -> Result<(), Error> {
     let args = args(raw)?;
-    let storage = pg::storage(&args.url, &args.schema).await?;
-    let jobs = jobs_on(std::sync::Arc::new(storage))?;
+    let storage = Opened::open(&args).await?;
+    let jobs = jobs_on(storage.shared())?;
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     println!("ready");
     match next_line(&mut lines).await?.as_deref() {
@@ -157,6 +211,8 @@ pub(crate) async fn enqueue(raw: Vec<String>) -> Result<(), Error> {
     }
     let mut gaps = Gaps::new(args.gap_us.0, args.gap_us.1);
     send_pings(&jobs, args.count, &mut gaps).await?;
+    drop(jobs);
+    storage.close().await;
     println!("done");
     Ok(())
 }

@@ -12,7 +12,9 @@
 //!                                   (default 500000 in memory, 50000 on PostgreSQL and
 //!                                   on SQLite)
 //!   --concurrency N[,N...]          the worker's concurrency for processing (default 1000)
-//!   --processes N[,N...]            PostgreSQL worker processes for processing (default 1,2,4)
+//!   --processes N[,N...]            worker processes for processing on PostgreSQL and on
+//!                                   SQLite (default 1,2,4 on PostgreSQL, 1,2 on SQLite);
+//!                                   1 is a worker in this process, more are children
 //!   --insert-single N               runs enqueued one per call
 //!                                   (default 200000 / 2000 / 5000 on SQLite)
 //!   --insert-batches N              batches enqueued with enqueue_many (default 500 / 100)
@@ -32,6 +34,9 @@
 //!   --sqlite-fsync yes|no|both      SQLite with fsync_every_commit(true) (the default,
 //!                                   synchronous=FULL), (false) (NORMAL), or both
 //!                                   (default both)
+//!   --sqlite-watch MS               SQLite's watch_interval: how often idle workers look
+//!                                   for other processes' writes (default 50, the storage's
+//!                                   default)
 //!   --smoke                         tiny sizes, for CI: a few seconds in all
 //! ```
 //!
@@ -39,18 +44,20 @@
 //! dropped afterwards; every SQLite measurement in a fresh file,
 //! `<dir>/jobs-bench-<random>/jobs.db`, whose directory (with the `-wal` and `-shm`
 //! files) is removed afterwards. SQLite figures carry `fsync_every_commit` in their
-//! parameters. SQLite has no multi-process processing case (one writer per file; other
-//! processes' workers learn of runs by polling) and no cross-process latency case; its
-//! commit-rate probe is one connection's single-row transactions on the file.
+//! parameters, and the cross-process ones (pickup latency with the enqueuer in another
+//! process, processing with several worker processes on one file) `watch_interval_ms`
+//! too: there a worker learns of other processes' writes through the storage's watch of
+//! the file. SQLite's commit-rate probe is one connection's single-row transactions on the
+//! file.
 //!
 //! Progress goes to stderr; stdout gets one JSON line per result (`name`, `storage`,
 //! `params`, `value`, `unit`, ...) as it is measured, and a table at the end.
 //! `BENCHMARKS.md` at the root of the workspace explains the method and the figures of
 //! the reference machine.
 //!
-//! The same binary is also the child process of the multi-process cases:
-//! `jobs-bench worker ...` (a worker process) and `jobs-bench enqueue ...` (the remote
-//! enqueuer of the cross-process latency case). They take orders on stdin.
+//! The same binary is also the child process of the multi-process cases, on PostgreSQL
+//! and on SQLite: `jobs-bench worker ...` (a worker process) and `jobs-bench enqueue ...`
+//! (the remote enqueuer of the cross-process latency case). They take orders on stdin.
 
 mod bench;
 mod child;
@@ -63,6 +70,10 @@ mod timed;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+/// SQLite's `watch_interval` unless `--sqlite-watch` says otherwise: the storage's default.
+pub(crate) const DEFAULT_SQLITE_WATCH: Duration = Duration::from_millis(50);
 
 /// Every error the benchmark can meet, boxed.
 pub(crate) type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -106,13 +117,16 @@ pub(crate) struct Options {
     pub(crate) sqlite_dir: PathBuf,
     /// The `fsync_every_commit` settings SQLite is measured with.
     pub(crate) sqlite_fsync: Vec<bool>,
+    /// SQLite's `watch_interval`, set explicitly on every storage the program opens.
+    pub(crate) sqlite_watch: Duration,
     pub(crate) only: Vec<Bench>,
     pub(crate) repeat: usize,
     pub(crate) smoke: bool,
     pub(crate) timings: bool,
     pub(crate) runs: Option<usize>,
     pub(crate) concurrency: Vec<usize>,
-    pub(crate) processes: Vec<usize>,
+    /// `--processes`; `None`: each storage's default ([`Options::processes`]).
+    pub(crate) processes: Option<Vec<usize>>,
     pub(crate) insert_single: Option<usize>,
     pub(crate) insert_batches: Option<usize>,
     pub(crate) batch_size: Option<usize>,
@@ -179,6 +193,19 @@ impl Options {
         self.only.is_empty() || self.only.contains(&bench)
     }
 
+    /// The numbers of worker processes the processing case is measured with on `kind`:
+    /// `--processes`, else 1, 2 and 4 on PostgreSQL, 1 and 2 on SQLite (one writer per
+    /// file: more processes take turns at its lock), and 1 in memory (a storage of one
+    /// process).
+    pub(crate) fn processes(&self, kind: Kind) -> Vec<usize> {
+        match (kind, &self.processes) {
+            (Kind::Memory, _) => vec![1],
+            (_, Some(list)) => list.clone(),
+            (Kind::Postgres, None) => vec![1, 2, 4],
+            (Kind::Sqlite { .. }, None) => vec![1, 2],
+        }
+    }
+
     pub(crate) fn sizes(&self, kind: Kind) -> Sizes {
         let smoke = self.smoke;
         let (process, single, batches) = match (smoke, kind) {
@@ -238,13 +265,14 @@ fn parse(args: Vec<String>) -> Result<Options, Error> {
         url: default_url(),
         sqlite_dir: std::env::temp_dir(),
         sqlite_fsync: vec![true, false],
+        sqlite_watch: DEFAULT_SQLITE_WATCH,
         only: Vec::new(),
         repeat: 1,
         smoke: false,
         timings: false,
         runs: None,
         concurrency: vec![1000],
-        processes: vec![1, 2, 4],
+        processes: None,
         insert_single: None,
         insert_batches: None,
         batch_size: None,
@@ -296,6 +324,14 @@ fn parse(args: Vec<String>) -> Result<Options, Error> {
                     }
                 };
             }
+            "--sqlite-watch" => {
+                options.sqlite_watch = value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|ms| *ms > 0)
+                    .map(Duration::from_millis)
+                    .ok_or_else(|| format!("--sqlite-watch {value}: expected milliseconds"))?;
+            }
             "--only" => {
                 options.only = value
                     .split(',')
@@ -305,7 +341,7 @@ fn parse(args: Vec<String>) -> Result<Options, Error> {
             "--repeat" => options.repeat = parse_count(&flag, &value)?.max(1),
             "--runs" => options.runs = Some(parse_count(&flag, &value)?.max(1)),
             "--concurrency" => options.concurrency = parse_list(&flag, &value)?,
-            "--processes" => options.processes = parse_list(&flag, &value)?,
+            "--processes" => options.processes = Some(parse_list(&flag, &value)?),
             "--insert-single" => options.insert_single = Some(parse_count(&flag, &value)?),
             "--insert-batches" => options.insert_batches = Some(parse_count(&flag, &value)?),
             "--batch-size" => options.batch_size = Some(parse_count(&flag, &value)?.max(1)),
@@ -337,7 +373,8 @@ fn usage() -> &'static str {
      [--only insert,process,latency,commit,history] [--repeat K] [--runs N] \
      [--concurrency N[,N..]] [--processes N[,N..]] [--insert-single N] [--insert-batches N] \
      [--batch-size N] [--latency-samples N] [--history N] [--commit-secs S] [--timings] \
-     [--pg-setup SQL] [--url URL] [--sqlite-dir DIR] [--sqlite-fsync yes|no|both] [--smoke]"
+     [--pg-setup SQL] [--url URL] [--sqlite-dir DIR] [--sqlite-fsync yes|no|both] \
+     [--sqlite-watch MS] [--smoke]"
 }
 
 #[tokio::main]

@@ -9,8 +9,8 @@ use jobs_sqlite::SqliteStorage;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Connection, SqliteConnection};
 
-use crate::Error;
 use crate::pg::NAMESPACE;
+use crate::{Error, Options};
 
 /// The name of the database file inside a measurement's directory.
 const FILE: &str = "jobs.db";
@@ -25,18 +25,16 @@ pub(crate) struct SqliteEnv {
 }
 
 impl SqliteEnv {
-    /// Opens a new file under `base` with `fsync_every_commit(fsync)`, the other options
-    /// at their defaults.
-    pub(crate) async fn fresh(base: &Path, fsync: bool) -> Result<SqliteEnv, Error> {
+    /// Opens a new file under `--sqlite-dir` with `fsync_every_commit(fsync)` and
+    /// `--sqlite-watch`, the other options at their defaults.
+    pub(crate) async fn fresh(options: &Options, fsync: bool) -> Result<SqliteEnv, Error> {
+        let base = &options.sqlite_dir;
         let random = RunId::new().as_uuid().simple().to_string();
         std::fs::create_dir_all(base)
             .map_err(|e| format!("create the directory {}: {e}", base.display()))?;
         let dir = base.join(format!("jobs-bench-{}", &random[20..]));
         std::fs::create_dir(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-        let opened = SqliteStorage::builder()
-            .fsync_every_commit(fsync)
-            .open(dir.join(FILE))
-            .await;
+        let opened = storage(&dir.join(FILE), fsync, options.sqlite_watch).await;
         match opened {
             Ok(storage) => Ok(SqliteEnv {
                 dir,
@@ -48,6 +46,24 @@ impl SqliteEnv {
                 Err(error.into())
             }
         }
+    }
+
+    /// The database file.
+    pub(crate) fn path(&self) -> &Path {
+        self.storage.path()
+    }
+
+    /// What a child process needs to open the same file the same way: `--sqlite PATH
+    /// --fsync yes|no --watch-ms MS`.
+    pub(crate) fn child_args(&self, watch: Duration) -> Vec<String> {
+        vec![
+            "--sqlite".to_owned(),
+            self.path().display().to_string(),
+            "--fsync".to_owned(),
+            if self.fsync { "yes" } else { "no" }.to_owned(),
+            "--watch-ms".to_owned(),
+            watch.as_millis().to_string(),
+        ]
     }
 
     /// Closes every connection and deletes the directory with everything in it.
@@ -75,7 +91,7 @@ impl SqliteEnv {
 
     /// Whether any run of the namespace is waiting, on the claimable partial index (named:
     /// left to itself, SQLite's planner walks `runs_by_task`, i.e. every finished run too).
-    async fn any_waiting(&self) -> Result<bool, Error> {
+    pub(crate) async fn any_waiting(&self) -> Result<bool, Error> {
         Ok(sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM runs INDEXED BY runs_claimable
                             WHERE namespace = ?1 AND status IN ('queued', 'retrying'))",
@@ -86,7 +102,7 @@ impl SqliteEnv {
     }
 
     /// How many runs of the namespace are running (on the running partial index).
-    async fn running(&self) -> Result<i64, Error> {
+    pub(crate) async fn running(&self) -> Result<i64, Error> {
         Ok(sqlx::query_scalar(
             "SELECT count(*) FROM runs WHERE namespace = ?1 AND status = 'running'",
         )
@@ -186,6 +202,21 @@ impl SqliteEnv {
         conn.close().await?;
         Ok(n as f64 / elapsed.as_secs_f64().max(1e-9))
     }
+}
+
+/// A storage on the file at `path` (created and migrated if new) with
+/// `fsync_every_commit(fsync)` and `watch_interval(Some(watch))`, the other options at
+/// their defaults: what the benchmark and its child processes open.
+pub(crate) async fn storage(
+    path: &Path,
+    fsync: bool,
+    watch: Duration,
+) -> Result<SqliteStorage, jobs::Error> {
+    SqliteStorage::builder()
+        .fsync_every_commit(fsync)
+        .watch_interval(Some(watch))
+        .open(path)
+        .await
 }
 
 /// The file system `dir` is on (type and mount point, from `/proc/mounts`), for the

@@ -90,16 +90,69 @@ fn smoke_run_prints_every_result_as_json() {
             );
         }
     }
-    let processes: Vec<u64> = results
+    let processes = |storage: &str, fsync: Option<bool>| -> Vec<u64> {
+        results
+            .iter()
+            .filter(|r| r["name"] == "process" && r["storage"] == storage)
+            .filter(|r| fsync.is_none_or(|f| r["params"]["fsync_every_commit"] == f))
+            .filter_map(|r| r["params"]["processes"].as_u64())
+            .collect()
+    };
+    assert_eq!(
+        processes("postgres", None),
+        [1, 2, 4],
+        "worker processes measured:\n{stdout}"
+    );
+    let cross = |storage: &str, fsync: Option<bool>| {
+        results.iter().any(|r| {
+            r["name"] == "latency_p50"
+                && r["storage"] == storage
+                && r["params"]["enqueuer"] == "other process"
+                && fsync.is_none_or(|f| r["params"]["fsync_every_commit"] == f)
+        })
+    };
+    assert!(
+        cross("postgres", None),
+        "no cross-process latency:\n{stdout}"
+    );
+    // SQLite's cross-process cases, with each flushing: the worker processes share the
+    // runs (every run once: the program checks the children's reports add up), and both
+    // carry the watch interval they depend on.
+    for fsync in [true, false] {
+        assert_eq!(
+            processes("sqlite", Some(fsync)),
+            [1, 2],
+            "SQLite worker processes measured with fsync_every_commit={fsync}:\n{stdout}"
+        );
+        assert!(
+            cross("sqlite", Some(fsync)),
+            "no cross-process latency on SQLite with fsync_every_commit={fsync}:\n{stdout}"
+        );
+    }
+    for result in results.iter().filter(|r| r["storage"] == "sqlite") {
+        let crosses = result["params"]["enqueuer"] == "other process"
+            || result["params"]["processes"]
+                .as_u64()
+                .is_some_and(|p| p > 1);
+        assert_eq!(
+            result["params"]["watch_interval_ms"].is_u64(),
+            crosses,
+            "watch_interval_ms is in the params of exactly the cross-process cases: {result}"
+        );
+    }
+    let shares = results
         .iter()
-        .filter(|r| r["name"] == "process" && r["storage"] == "postgres")
-        .filter_map(|r| r["params"]["processes"].as_u64())
-        .collect();
-    assert_eq!(processes, [1, 2, 4], "worker processes measured:\n{stdout}");
-    let cross = results
-        .iter()
-        .any(|r| r["name"] == "latency_p50" && r["params"]["enqueuer"] == "other process");
-    assert!(cross, "no cross-process latency:\n{stdout}");
+        .filter(|r| r["name"] == "process" && r["params"]["processes"] == 2)
+        .flat_map(|r| r["details"].as_array().cloned().unwrap_or_default())
+        .all(|d| {
+            d["completed_per_process"]
+                .as_array()
+                .is_some_and(|c| c.len() == 2)
+        });
+    assert!(
+        shares,
+        "no completed_per_process per worker process:\n{stdout}"
+    );
     assert!(
         stdout.contains("benchmark") && stdout.contains("median"),
         "no table:\n{stdout}"
