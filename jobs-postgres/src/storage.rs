@@ -519,7 +519,7 @@ impl Storage for PgStorage {
             .await
             .map_err(failed("read the attempts of a run"))?;
         if rows.is_empty() {
-            return Err(not_found(namespace, id));
+            return Err(Error::run_not_found(namespace, id));
         }
         let mut attempts = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -542,7 +542,7 @@ impl Storage for PgStorage {
                 .await
                 .map_err(failed("cancel a run"))?;
             let Some(row) = row else {
-                return Err(not_found(namespace, id));
+                return Err(Error::run_not_found(namespace, id));
             };
             if has_run(&row, "cancel a run")? {
                 let run = rows::run(&row)?;
@@ -636,7 +636,7 @@ impl Storage for PgStorage {
             .await
             .map_err(failed("replay a run"))?;
         let Some(row) = row else {
-            return Err(not_found(namespace, id));
+            return Err(Error::run_not_found(namespace, id));
         };
         if has_run(&row, "replay a run")? {
             let run = rows::run(&row)?;
@@ -651,13 +651,6 @@ impl Storage for PgStorage {
         let receiver = self.inner.events.sender.subscribe();
         self.start_listener();
         receiver
-    }
-}
-
-fn not_found(namespace: &str, id: RunId) -> Error {
-    Error::RunNotFound {
-        id,
-        namespace: namespace.to_owned(),
     }
 }
 

@@ -52,21 +52,6 @@ pub(crate) fn run_id(text: &str) -> Result<RunId, Error> {
         .map_err(|e| Error::storage("read a run id from SQLite", e))
 }
 
-/// The status a reader sees: a stored `queued` run whose first attempt is not due yet is
-/// `scheduled`.
-pub(crate) fn visible(
-    status: RunStatus,
-    attempt: u32,
-    run_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> RunStatus {
-    if status == RunStatus::Queued && attempt == 0 && run_at > now {
-        RunStatus::Scheduled
-    } else {
-        status
-    }
-}
-
 fn get<'r, T>(row: &'r SqliteRow, column: &str) -> Result<T, Error>
 where
     T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
@@ -89,7 +74,7 @@ pub(crate) fn run(row: &SqliteRow, now: DateTime<Utc>) -> Result<Run, Error> {
         namespace: get(row, "namespace")?,
         task: get(row, "task")?,
         queue: get(row, "queue")?,
-        status: visible(status, attempt, run_at, now),
+        status: status.as_seen_at(attempt, run_at, now),
         payload,
         attempt,
         max_attempts: count(get(row, "max_attempts")?),

@@ -44,13 +44,6 @@ fn failed(action: &'static str) -> impl Fn(sqlx::Error) -> Error {
     move |e| Error::storage(action, e)
 }
 
-fn not_found(namespace: &str, id: RunId) -> Error {
-    Error::RunNotFound {
-        id,
-        namespace: namespace.to_owned(),
-    }
-}
-
 /// A JSON array as text, for `json_each(?)`.
 fn array(items: Vec<Value>) -> String {
     Value::Array(items).to_string()
@@ -336,7 +329,7 @@ fn new_run(run: &NewRun, now: DateTime<Utc>, run_at: DateTime<Utc>) -> Run {
         namespace: run.namespace.clone(),
         task: run.task.clone(),
         queue: run.queue.clone(),
-        status: rows::visible(RunStatus::Queued, 0, run_at, now),
+        status: RunStatus::Queued.as_seen_at(0, run_at, now),
         payload: run.payload.clone(),
         attempt: 0,
         max_attempts: run.max_attempts.max(1),
@@ -374,12 +367,7 @@ fn stored_status(
         .parse()?;
     let attempt: i64 = row.try_get("attempt").map_err(failed(action))?;
     let run_at = time(row.try_get("run_at").map_err(failed(action))?)?;
-    Ok(rows::visible(
-        status,
-        u32::try_from(attempt).unwrap_or(0),
-        run_at,
-        now,
-    ))
+    Ok(status.as_seen_at(u32::try_from(attempt).unwrap_or(0), run_at, now))
 }
 
 #[async_trait]
@@ -649,7 +637,7 @@ impl Storage for SqliteStorage {
             .fetch_optional(&mut *tx)
             .await
             .map_err(failed(action))?
-            .ok_or_else(|| not_found(namespace, id))?;
+            .ok_or_else(|| Error::run_not_found(namespace, id))?;
         let stored = sqlx::query(sql::ATTEMPTS)
             .bind(id_text(id))
             .fetch_all(&mut *tx)
@@ -698,7 +686,7 @@ impl Storage for SqliteStorage {
             .fetch_optional(&mut *tx)
             .await
             .map_err(failed(action))?
-            .ok_or_else(|| not_found(namespace, id))?;
+            .ok_or_else(|| Error::run_not_found(namespace, id))?;
         let status = stored_status(&before, now, action)?;
         if status.is_final() {
             return Err(Error::NotCancellable { id, status });
@@ -749,7 +737,7 @@ impl Storage for SqliteStorage {
             .fetch_optional(&mut *tx)
             .await
             .map_err(failed(action))?
-            .ok_or_else(|| not_found(namespace, id))?;
+            .ok_or_else(|| Error::run_not_found(namespace, id))?;
         let status = stored_status(&before, now, action)?;
         if !status.is_final() {
             return Err(Error::NotReplayable { id, status });

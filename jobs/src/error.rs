@@ -136,6 +136,14 @@ fn known_list(known: &[String]) -> String {
 }
 
 impl Error {
+    /// Run `id` is not in `namespace` (for storage implementations).
+    pub fn run_not_found(namespace: &str, id: RunId) -> Self {
+        Error::RunNotFound {
+            id,
+            namespace: namespace.to_owned(),
+        }
+    }
+
     /// A storage failure while doing `action` (for storage implementations).
     pub fn storage(
         action: impl Into<String>,

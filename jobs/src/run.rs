@@ -154,6 +154,18 @@ impl RunStatus {
             RunStatus::Succeeded | RunStatus::Cancelled | RunStatus::DeadLettered
         )
     }
+
+    /// The status a reader sees at `now` of a run stored with this status, `attempt`
+    /// attempts started and its next attempt due at `run_at`: a queued run whose first
+    /// attempt is not due yet is [`Scheduled`](RunStatus::Scheduled) (for storage
+    /// implementations, which store it as queued).
+    pub fn as_seen_at(self, attempt: u32, run_at: DateTime<Utc>, now: DateTime<Utc>) -> RunStatus {
+        if self == RunStatus::Queued && attempt == 0 && run_at > now {
+            RunStatus::Scheduled
+        } else {
+            self
+        }
+    }
 }
 
 impl fmt::Display for RunStatus {
@@ -307,6 +319,25 @@ impl fmt::Display for AttemptOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_queued_run_not_yet_due_for_its_first_attempt_is_seen_as_scheduled() {
+        let now = Utc::now();
+        let later = now + chrono::TimeDelta::minutes(5);
+        assert_eq!(
+            RunStatus::Queued.as_seen_at(0, later, now),
+            RunStatus::Scheduled
+        );
+        assert_eq!(RunStatus::Queued.as_seen_at(0, now, now), RunStatus::Queued);
+        assert_eq!(
+            RunStatus::Queued.as_seen_at(1, later, now),
+            RunStatus::Queued
+        );
+        assert_eq!(
+            RunStatus::Retrying.as_seen_at(0, later, now),
+            RunStatus::Retrying
+        );
+    }
 
     #[test]
     fn run_ids_round_trip_and_sort_by_creation() {

@@ -164,11 +164,7 @@ fn visible(run: &Run, now: DateTime<Utc>) -> Run {
 }
 
 fn visible_status(run: &Run, now: DateTime<Utc>) -> RunStatus {
-    if run.status == RunStatus::Queued && run.attempt == 0 && run.run_at > now {
-        RunStatus::Scheduled
-    } else {
-        run.status
-    }
+    run.status.as_seen_at(run.attempt, run.run_at, now)
 }
 
 /// Whether `at` is more than `age` before `now`; never for `None` (kept for ever) or an
@@ -193,7 +189,9 @@ fn expired_run(run: &Run, retention: &Retention, now: DateTime<Utc>) -> bool {
 
 impl Space {
     fn row(&self, namespace: &str, id: RunId) -> Result<&Row, Error> {
-        self.runs.get(&id).ok_or_else(|| not_found(namespace, id))
+        self.runs
+            .get(&id)
+            .ok_or_else(|| Error::run_not_found(namespace, id))
     }
 
     /// The row of `lease` if the lease still holds.
@@ -346,13 +344,6 @@ impl Space {
             .entry(run.task.clone())
             .or_default()
             .push(run, now);
-    }
-}
-
-fn not_found(namespace: &str, id: RunId) -> Error {
-    Error::RunNotFound {
-        id,
-        namespace: namespace.to_owned(),
     }
 }
 
@@ -661,7 +652,7 @@ impl Storage for MemoryStorage {
         let space = state
             .namespaces
             .get(namespace)
-            .ok_or_else(|| not_found(namespace, id))?;
+            .ok_or_else(|| Error::run_not_found(namespace, id))?;
         Ok(space.row(namespace, id)?.attempts.clone())
     }
 
@@ -672,13 +663,13 @@ impl Storage for MemoryStorage {
             let space = state
                 .namespaces
                 .get_mut(namespace)
-                .ok_or_else(|| not_found(namespace, id))?;
+                .ok_or_else(|| Error::run_not_found(namespace, id))?;
             let status = space.row(namespace, id)?.run.status;
             if status.is_final() {
                 return Err(Error::NotCancellable { id, status });
             }
             let Some(row) = space.runs.get_mut(&id) else {
-                return Err(not_found(namespace, id));
+                return Err(Error::run_not_found(namespace, id));
             };
             if status == RunStatus::Running {
                 close_attempt(
@@ -723,7 +714,7 @@ impl Storage for MemoryStorage {
             let space = state
                 .namespaces
                 .get_mut(namespace)
-                .ok_or_else(|| not_found(namespace, id))?;
+                .ok_or_else(|| Error::run_not_found(namespace, id))?;
             let original = &space.row(namespace, id)?.run;
             if !original.status.is_final() {
                 return Err(Error::NotReplayable {
