@@ -285,11 +285,9 @@ impl Storage for Timed {
     async fn replay(
         &self,
         namespace: &str,
-        id: RunId,
-        new_id: RunId,
-        reason: String,
+        request: jobs::storage::ReplayRequest,
     ) -> Result<Run, Error> {
-        self.inner.replay(namespace, id, new_id, reason).await
+        self.inner.replay(namespace, request).await
     }
 
     fn subscribe(&self) -> broadcast::Receiver<StorageEvent> {

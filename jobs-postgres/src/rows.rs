@@ -42,27 +42,31 @@ pub(crate) fn run(row: &PgRow) -> Result<Run, Error> {
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn build_run(row: &PgRow) -> Result<Run, BoxError> {
-    Ok(Run {
-        id: RunId::from_uuid(row.try_get("id")?),
-        namespace: row.try_get("namespace")?,
-        task: row.try_get("task")?,
-        queue: row.try_get("queue")?,
-        status: row.try_get::<&str, _>("status")?.parse::<RunStatus>()?,
-        payload: row.try_get::<Value, _>("payload")?,
-        attempt: count(row.try_get("attempt")?),
-        max_attempts: count(row.try_get("max_attempts")?),
-        priority: row.try_get("priority")?,
-        idempotency_key: row.try_get("idempotency_key")?,
-        created_at: row.try_get("created_at")?,
-        run_at: row.try_get("run_at")?,
-        started_at: row.try_get("started_at")?,
-        finished_at: row.try_get("finished_at")?,
-        last_error: row.try_get("last_error")?,
-        replay_of: row
-            .try_get::<Option<Uuid>, _>("replay_of")?
-            .map(RunId::from_uuid),
-        replay_reason: row.try_get("replay_reason")?,
-    })
+    let mut run = Run::new(
+        RunId::from_uuid(row.try_get("id")?),
+        row.try_get::<String, _>("namespace")?,
+        row.try_get::<String, _>("task")?,
+        row.try_get::<Value, _>("payload")?,
+        row.try_get("created_at")?,
+    );
+    run.queue = row.try_get("queue")?;
+    run.status = row.try_get::<&str, _>("status")?.parse::<RunStatus>()?;
+    run.attempt = count(row.try_get("attempt")?);
+    run.max_attempts = count(row.try_get("max_attempts")?);
+    run.failures = count(row.try_get("failures")?);
+    run.snoozes = count(row.try_get("snoozes")?);
+    run.handbacks = count(row.try_get("handbacks")?);
+    run.priority = row.try_get("priority")?;
+    run.idempotency_key = row.try_get("idempotency_key")?;
+    run.run_at = row.try_get("run_at")?;
+    run.started_at = row.try_get("started_at")?;
+    run.finished_at = row.try_get("finished_at")?;
+    run.last_error = row.try_get("last_error")?;
+    run.replay_of = row
+        .try_get::<Option<Uuid>, _>("replay_of")?
+        .map(RunId::from_uuid);
+    run.replay_reason = row.try_get("replay_reason")?;
+    Ok(run)
 }
 
 /// An `Attempt` from a row of the attempts query, or `None` for the row of a run without
@@ -76,15 +80,13 @@ fn build_attempt(row: &PgRow) -> Result<Option<Attempt>, BoxError> {
         return Ok(None);
     };
     let started_at: DateTime<Utc> = row.try_get("started_at")?;
-    Ok(Some(Attempt {
-        number: count(number),
-        started_at,
-        finished_at: row.try_get("finished_at")?,
-        outcome: row
-            .try_get::<&str, _>("outcome")?
-            .parse::<AttemptOutcome>()?,
-        error: row.try_get("error")?,
-    }))
+    let outcome = row
+        .try_get::<&str, _>("outcome")?
+        .parse::<AttemptOutcome>()?;
+    let mut attempt = Attempt::new(count(number), started_at, outcome);
+    attempt.finished_at = row.try_get("finished_at")?;
+    attempt.error = row.try_get("error")?;
+    Ok(Some(attempt))
 }
 
 fn count(value: i32) -> u32 {

@@ -13,7 +13,8 @@ const NOW: &str = "coalesce($1::timestamptz, now())";
 const RUN_COLUMNS: &str = "r.id, r.namespace, r.task, r.queue, \
     CASE WHEN r.status = 'queued' AND r.attempt = 0 AND r.run_at > {now} \
          THEN 'scheduled' ELSE r.status END AS status, \
-    r.payload, r.attempt, r.max_attempts, r.priority, r.idempotency_key, r.created_at, \
+    r.payload, r.attempt, r.max_attempts, r.failures, r.snoozes, r.handbacks, r.priority, \
+    r.idempotency_key, r.created_at, \
     r.run_at, r.started_at, r.finished_at, r.last_error, r.replay_of, r.replay_reason";
 
 /// Stores a batch of runs in one statement. Keys already taken are skipped (`ON CONFLICT
@@ -181,9 +182,10 @@ RETURNING r.id, r.attempt";
 
 /// Records a batch of results, fenced by (id, attempt, running), in one statement: a
 /// success only changes the run's row (which then describes its last attempt); a failure
-/// also stores the attempt that failed. A snooze (input status `snoozed`) makes the run
-/// `retrying` after its delay, raises its attempt budget by one and stores the attempt as
-/// snoozed, leaving `last_error` as it was. Callers pass ids sorted (see `HEARTBEAT`).
+/// also stores the attempt that failed and counts it in `failures`. A snooze (input status
+/// `snoozed`) makes the run `retrying` after its delay, counts it in `snoozes` and stores
+/// the attempt as snoozed, leaving `last_error` and the budget as they were. Callers pass
+/// ids sorted (see `HEARTBEAT`).
 ///
 /// Its plan must be fast from the first execution on a connection to the generic plan
 /// PostgreSQL caches after a few, whatever the batch size and whatever the statistics say
@@ -226,9 +228,12 @@ done AS (
                       THEN {now} + u.delay_us * interval '1 microsecond' ELSE r.run_at END,
         last_error = CASE WHEN u.status IN ('succeeded', 'snoozed') THEN r.last_error
                           ELSE u.error END,
-        max_attempts = CASE WHEN u.status = 'snoozed'
-                            THEN least(r.max_attempts::int8 + 1, 2147483647)::int4
-                            ELSE r.max_attempts END,
+        failures = CASE WHEN u.status IN ('retrying', 'dead_lettered')
+                        THEN least(r.failures::int8 + 1, 2147483647)::int4
+                        ELSE r.failures END,
+        snoozes = CASE WHEN u.status = 'snoozed'
+                       THEN least(r.snoozes::int8 + 1, 2147483647)::int4
+                       ELSE r.snoozes END,
         lease_until = NULL
     FROM input AS u
     WHERE r.namespace = $2
@@ -248,15 +253,16 @@ woke AS (
 )
 SELECT d.id, d.attempt, (SELECT count(*) FROM woke) AS woke FROM done AS d";
 
-/// Hands runs back: queued again, the attempt stored as interrupted and not counted.
+/// Hands runs back: queued again, the attempt stored as interrupted and counted in
+/// `handbacks`, not against the budget. The run keeps its `run_at`, so its place in line.
 ///
 /// `$2` namespace, `$3` ids, `$4` attempts, `$5` error, `$6` origin.
 const RELEASE: &str = "
 WITH batch AS (SELECT $3::uuid[] AS ids, $4::int4[] AS attempts OFFSET 0),
 released AS (
     UPDATE {s}.runs AS r
-    SET status = 'queued', run_at = {now}, lease_until = NULL,
-        max_attempts = least(r.max_attempts::int8 + 1, 2147483647)::int4
+    SET status = 'queued', lease_until = NULL,
+        handbacks = least(r.handbacks::int8 + 1, 2147483647)::int4
     FROM batch AS b, unnest(b.ids, b.attempts) AS u(id, attempt)
     WHERE r.namespace = $2
       AND r.id = u.id AND r.attempt = CASE WHEN r.status = 'running' THEN u.attempt END
@@ -274,16 +280,19 @@ woke AS (
 SELECT (SELECT count(*) FROM released) AS released, (SELECT count(*) FROM woke) AS woke";
 
 /// Returns runs whose lease expired to the queue, or dead-letters them when their
-/// attempts are spent, storing the attempt as expired. Rows another rescuer holds are
-/// skipped.
+/// budget is spent, storing the attempt as expired and counting it in `failures`. A
+/// rescued run keeps its `run_at`, so its place in line (it owes no backoff). Rows another
+/// rescuer holds are skipped.
 ///
 /// `$2` namespace, `$3` error, `$4` origin.
 const RESCUE: &str = "
 WITH rescued AS (
     UPDATE {s}.runs AS r
-    SET status = CASE WHEN r.attempt >= r.max_attempts THEN 'dead_lettered' ELSE 'retrying' END,
-        finished_at = CASE WHEN r.attempt >= r.max_attempts THEN {now} ELSE r.finished_at END,
-        run_at = CASE WHEN r.attempt >= r.max_attempts THEN r.run_at ELSE {now} END,
+    SET status = CASE WHEN r.failures + 1 >= r.max_attempts THEN 'dead_lettered'
+                      ELSE 'retrying' END,
+        finished_at = CASE WHEN r.failures + 1 >= r.max_attempts THEN {now}
+                           ELSE r.finished_at END,
+        failures = least(r.failures::int8 + 1, 2147483647)::int4,
         last_error = $3, lease_until = NULL
     WHERE r.namespace = $2
       AND r.id = ANY(ARRAY(
@@ -368,10 +377,11 @@ told AS (
 SELECT c.*, t.status AS before, (SELECT count(*) FROM told) AS told
 FROM target AS t LEFT JOIN cancelled AS c ON true";
 
-/// Makes a new queued run from a finished one. Also returns the original's visible
-/// status, to tell "not found" from "still active".
+/// Makes a new queued run from a finished one, with the budget `$7` (NULL: the
+/// original's). Also returns the original's visible status, to tell "not found" from
+/// "still active".
 ///
-/// `$2` namespace, `$3` original id, `$4` new id, `$5` reason, `$6` origin.
+/// `$2` namespace, `$3` original id, `$4` new id, `$5` reason, `$6` origin, `$7` budget.
 const REPLAY: &str = "
 WITH original AS (
     SELECT r.*,
@@ -383,7 +393,8 @@ replayed AS (
     INSERT INTO {s}.runs AS r (id, namespace, task, queue, status, payload, attempt,
                                max_attempts, priority, created_at, run_at, replay_of,
                                replay_reason)
-    SELECT $4, o.namespace, o.task, o.queue, 'queued', o.payload, 0, o.max_attempts,
+    SELECT $4, o.namespace, o.task, o.queue, 'queued', o.payload, 0,
+           coalesce($7::int4, o.max_attempts),
            o.priority, {now}, {now}, o.id, $5
     FROM original AS o
     WHERE o.status IN ('succeeded', 'cancelled', 'dead_lettered')

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use jobs::stats::MAX_STATS_WINDOW;
 use jobs::storage::{
-    AttemptResult, ClaimRequest, Enqueued, Finished, Heartbeat, Lease, NewRun, Outcome, Schedule,
-    Storage, StorageEvent,
+    AttemptResult, ClaimRequest, Enqueued, Finished, Heartbeat, Lease, NewRun, Outcome,
+    ReplayRequest, Schedule, Storage, StorageEvent,
 };
 use jobs::{
     Attempt, Error, KeyLimit, ListRuns, Page, Pruned, Retention, Run, RunId, RunStatus, Stats,
@@ -618,13 +618,14 @@ impl Storage for PgStorage {
         rows::stats(&rows, window)
     }
 
-    async fn replay(
-        &self,
-        namespace: &str,
-        id: RunId,
-        new_id: RunId,
-        reason: String,
-    ) -> Result<Run, Error> {
+    async fn replay(&self, namespace: &str, request: ReplayRequest) -> Result<Run, Error> {
+        let ReplayRequest {
+            id,
+            new_id,
+            reason,
+            max_attempts,
+            ..
+        } = request;
         let row = sqlx::query(&self.inner.sql.replay)
             .bind(self.now())
             .bind(namespace)
@@ -632,6 +633,7 @@ impl Storage for PgStorage {
             .bind(new_id.as_uuid())
             .bind(clean_text(reason))
             .bind(self.origin())
+            .bind(max_attempts.map(|n| int4(n.max(1))))
             .fetch_optional(&self.inner.pool)
             .await
             .map_err(failed("replay a run"))?;

@@ -12,11 +12,17 @@ use jobs::Error;
 use sqlx::SqlitePool;
 
 /// Every migration, in order: its number (the `user_version` it leaves) and its SQL.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "0001_runs", include_str!("../migrations/0001_runs.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "0001_runs", include_str!("../migrations/0001_runs.sql")),
+    (
+        2,
+        "0002_budget_counters",
+        include_str!("../migrations/0002_budget_counters.sql"),
+    ),
+];
 
-/// The `user_version` of a file with every migration applied.
-pub(crate) const LATEST: i64 = 1;
+/// The `user_version` of a file with every migration applied: the last one's number.
+pub(crate) const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 /// Applies the migrations `path` does not have yet.
 pub(crate) async fn apply(writer: &SqlitePool, path: &Path) -> Result<(), Error> {

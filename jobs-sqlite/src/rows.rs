@@ -69,38 +69,43 @@ pub(crate) fn run(row: &SqliteRow, now: DateTime<Utc>) -> Result<Run, Error> {
     let payload: &str = get(row, "payload")?;
     let payload = serde_json::from_str(payload)
         .map_err(|e| Error::storage("read a run's payload from SQLite", e))?;
-    Ok(Run {
-        id: run_id(get(row, "id")?)?,
-        namespace: get(row, "namespace")?,
-        task: get(row, "task")?,
-        queue: get(row, "queue")?,
-        status: status.as_seen_at(attempt, run_at, now),
+    let mut run = Run::new(
+        run_id(get(row, "id")?)?,
+        get::<String>(row, "namespace")?,
+        get::<String>(row, "task")?,
         payload,
-        attempt,
-        max_attempts: count(get(row, "max_attempts")?),
-        priority: i16::try_from(get::<i64>(row, "priority")?).unwrap_or(0),
-        idempotency_key: get(row, "idempotency_key")?,
-        created_at: time(get(row, "created_at")?)?,
-        run_at,
-        started_at: optional_time(get(row, "started_at")?)?,
-        finished_at: optional_time(get(row, "finished_at")?)?,
-        last_error: get(row, "last_error")?,
-        replay_of: get::<Option<&str>>(row, "replay_of")?
-            .map(run_id)
-            .transpose()?,
-        replay_reason: get(row, "replay_reason")?,
-    })
+        time(get(row, "created_at")?)?,
+    );
+    run.queue = get(row, "queue")?;
+    run.status = status.as_seen_at(attempt, run_at, now);
+    run.attempt = attempt;
+    run.max_attempts = count(get(row, "max_attempts")?);
+    run.failures = count(get(row, "failures")?);
+    run.snoozes = count(get(row, "snoozes")?);
+    run.handbacks = count(get(row, "handbacks")?);
+    run.priority = i16::try_from(get::<i64>(row, "priority")?).unwrap_or(0);
+    run.idempotency_key = get(row, "idempotency_key")?;
+    run.run_at = run_at;
+    run.started_at = optional_time(get(row, "started_at")?)?;
+    run.finished_at = optional_time(get(row, "finished_at")?)?;
+    run.last_error = get(row, "last_error")?;
+    run.replay_of = get::<Option<&str>>(row, "replay_of")?
+        .map(run_id)
+        .transpose()?;
+    run.replay_reason = get(row, "replay_reason")?;
+    Ok(run)
 }
 
 /// An `Attempt` from a row of the `attempts` table.
 pub(crate) fn attempt(row: &SqliteRow) -> Result<Attempt, Error> {
-    Ok(Attempt {
-        number: count(get(row, "number")?),
-        started_at: time(get(row, "started_at")?)?,
-        finished_at: optional_time(get(row, "finished_at")?)?,
-        outcome: get::<&str>(row, "outcome")?.parse::<AttemptOutcome>()?,
-        error: get(row, "error")?,
-    })
+    let mut attempt = Attempt::new(
+        count(get(row, "number")?),
+        time(get(row, "started_at")?)?,
+        get::<&str>(row, "outcome")?.parse::<AttemptOutcome>()?,
+    );
+    attempt.finished_at = optional_time(get(row, "finished_at")?)?;
+    attempt.error = get(row, "error")?;
+    Ok(attempt)
 }
 
 #[cfg(test)]

@@ -12,9 +12,9 @@
 /// The columns of a run, in the order `rows::run` reads them.
 macro_rules! run_columns {
     () => {
-        "id, namespace, task, queue, status, payload, attempt, max_attempts, priority, \
-         idempotency_key, created_at, run_at, started_at, finished_at, last_error, \
-         replay_of, replay_reason"
+        "id, namespace, task, queue, status, payload, attempt, max_attempts, failures, \
+         snoozes, handbacks, priority, idempotency_key, created_at, run_at, started_at, \
+         finished_at, last_error, replay_of, replay_reason"
     };
 }
 
@@ -128,17 +128,18 @@ pub(crate) const FINISH_SUCCEEDED: &str = concat!(
 );
 
 /// Records one failure or snooze, if its lease still holds: `?5` is `retrying`,
-/// `dead_lettered` or `snoozed` (stored as `retrying` with one more attempt allowed and
-/// `last_error` left as it was), `?6` the error or reason, `?7` the delay (µs). Returns
-/// the attempt's start. `?1` now, `?2` namespace, `?3` id, `?4` attempt.
+/// `dead_lettered` (both counted in `failures`) or `snoozed` (stored as `retrying`,
+/// counted in `snoozes`, `last_error` left as it was), `?6` the error or reason, `?7` the
+/// delay (µs). Returns the attempt's start. `?1` now, `?2` namespace, `?3` id, `?4`
+/// attempt.
 pub(crate) const FINISH_FAILED: &str = "
 UPDATE runs
 SET status = CASE WHEN ?5 = 'snoozed' THEN 'retrying' ELSE ?5 END,
     finished_at = CASE WHEN ?5 = 'dead_lettered' THEN ?1 ELSE finished_at END,
     run_at = CASE WHEN ?5 = 'dead_lettered' THEN run_at ELSE ?1 + ?7 END,
     last_error = CASE WHEN ?5 = 'snoozed' THEN last_error ELSE ?6 END,
-    max_attempts = CASE WHEN ?5 = 'snoozed' THEN min(max_attempts + 1, 2147483647)
-                        ELSE max_attempts END,
+    failures = CASE WHEN ?5 = 'snoozed' THEN failures ELSE min(failures + 1, 2147483647) END,
+    snoozes = CASE WHEN ?5 = 'snoozed' THEN min(snoozes + 1, 2147483647) ELSE snoozes END,
     lease_until = NULL
 WHERE namespace = ?2 AND id = ?3 AND status = 'running' AND attempt = ?4
 RETURNING started_at";
@@ -152,24 +153,25 @@ SELECT json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'),
        json_extract(j.value, '$[4]')
 FROM json_each(?2) AS j";
 
-/// Hands the runs of leases `?3` back: queued now, one more attempt allowed. `?1` now,
-/// `?2` namespace.
+/// Hands the runs of leases `?3` back: queued again at their place in line (`run_at`
+/// kept), counted in `handbacks`, not against the budget. `?1` now (unused here, kept so
+/// `?1` is now in every statement), `?2` namespace.
 pub(crate) const RELEASE: &str = concat!(
     "UPDATE runs
-     SET status = 'queued', run_at = ?1, lease_until = NULL,
-         max_attempts = min(max_attempts + 1, 2147483647)
+     SET status = 'queued', lease_until = NULL, handbacks = min(handbacks + 1, 2147483647)
      WHERE namespace = ?2 AND status = 'running' AND ",
     leases_in!(),
     " RETURNING id, attempt, started_at"
 );
 
-/// Retries, or dead-letters when their attempts are spent, the runs whose lease ended
-/// before `?1`, with error `?3`. `?2` namespace.
+/// Retries, or dead-letters when their budget is spent, the runs whose lease ended
+/// before `?1`, with error `?3`, counting the lost attempt in `failures`. A rescued run
+/// keeps its `run_at`, so its place in line. `?2` namespace.
 pub(crate) const RESCUE: &str = "
 UPDATE runs
-SET status = CASE WHEN attempt >= max_attempts THEN 'dead_lettered' ELSE 'retrying' END,
-    finished_at = CASE WHEN attempt >= max_attempts THEN ?1 ELSE finished_at END,
-    run_at = CASE WHEN attempt >= max_attempts THEN run_at ELSE ?1 END,
+SET status = CASE WHEN failures + 1 >= max_attempts THEN 'dead_lettered' ELSE 'retrying' END,
+    finished_at = CASE WHEN failures + 1 >= max_attempts THEN ?1 ELSE finished_at END,
+    failures = min(failures + 1, 2147483647),
     last_error = ?3, lease_until = NULL
 WHERE namespace = ?2 AND status = 'running' AND lease_until < ?1
 RETURNING id, attempt, started_at, status";
@@ -214,13 +216,13 @@ INSERT INTO attempts (run_id, number, started_at, finished_at, outcome, error)
 VALUES (?1, ?2, ?3, ?4, 'cancelled', ?5)
 ON CONFLICT (run_id, number) DO NOTHING";
 
-/// Makes `?1` a new queued run from run `?5`, replaying it for reason `?3`. `?2` now,
-/// `?4` namespace.
+/// Makes `?1` a new queued run from run `?5`, replaying it for reason `?3`, with budget
+/// `?6` (NULL: the original's). `?2` now, `?4` namespace.
 pub(crate) const REPLAY: &str = concat!(
     "INSERT INTO runs (id, namespace, task, queue, status, payload, attempt, max_attempts,
                        priority, created_at, run_at, replay_of, replay_reason)
-     SELECT ?1, namespace, task, queue, 'queued', payload, 0, max_attempts, priority, ?2,
-            ?2, id, ?3
+     SELECT ?1, namespace, task, queue, 'queued', payload, 0, coalesce(?6, max_attempts),
+            priority, ?2, ?2, id, ?3
      FROM runs WHERE namespace = ?4 AND id = ?5
      RETURNING ",
     run_columns!()

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use jobs::stats::{MAX_STATS_WINDOW, StatusCount, window_start};
 use jobs::storage::{
     AttemptResult, CANCELLED, ClaimRequest, Enqueued, Finished, Heartbeat, INTERRUPTED,
-    LEASE_EXPIRED, Lease, NewRun, Outcome, Schedule, Storage, StorageEvent,
+    LEASE_EXPIRED, Lease, NewRun, Outcome, ReplayRequest, Schedule, Storage, StorageEvent,
 };
 use jobs::{
     Attempt, AttemptOutcome, Error, KeyLimit, ListRuns, Page, Pruned, Retention, Run, RunId,
@@ -324,25 +324,20 @@ fn key_of(limit: &KeyLimit, row: &SqliteRow) -> Result<String, Error> {
 
 /// The run an enqueue just stored, as a read would return it.
 fn new_run(run: &NewRun, now: DateTime<Utc>, run_at: DateTime<Utc>) -> Run {
-    Run {
-        id: run.id,
-        namespace: run.namespace.clone(),
-        task: run.task.clone(),
-        queue: run.queue.clone(),
-        status: RunStatus::Queued.as_seen_at(0, run_at, now),
-        payload: run.payload.clone(),
-        attempt: 0,
-        max_attempts: run.max_attempts.max(1),
-        priority: run.priority,
-        idempotency_key: run.idempotency_key.clone(),
-        created_at: now,
-        run_at,
-        started_at: None,
-        finished_at: None,
-        last_error: None,
-        replay_of: None,
-        replay_reason: None,
-    }
+    let mut stored = Run::new(
+        run.id,
+        run.namespace.clone(),
+        run.task.clone(),
+        run.payload.clone(),
+        now,
+    );
+    stored.queue = run.queue.clone();
+    stored.status = RunStatus::Queued.as_seen_at(0, run_at, now);
+    stored.max_attempts = run.max_attempts.max(1);
+    stored.priority = run.priority;
+    stored.idempotency_key = run.idempotency_key.clone();
+    stored.run_at = run_at;
+    stored
 }
 
 /// Claimed rows as runs, in claim order.
@@ -660,16 +655,15 @@ impl Storage for SqliteStorage {
             let started_at: Option<i64> = run.try_get("started_at").map_err(failed(action))?;
             let finished_at: Option<i64> = run.try_get("finished_at").map_err(failed(action))?;
             if let Some(started_at) = started_at {
-                attempts.push(Attempt {
-                    number: u32::try_from(number).unwrap_or(0),
-                    started_at: time(started_at)?,
-                    finished_at: match outcome {
-                        AttemptOutcome::Succeeded => finished_at.map(time).transpose()?,
-                        _ => None,
-                    },
+                let mut attempt = Attempt::new(
+                    u32::try_from(number).unwrap_or(0),
+                    time(started_at)?,
                     outcome,
-                    error: None,
-                });
+                );
+                if outcome == AttemptOutcome::Succeeded {
+                    attempt.finished_at = finished_at.map(time).transpose()?;
+                }
+                attempts.push(attempt);
             }
         }
         attempts.sort_by_key(|attempt| attempt.number);
@@ -721,13 +715,14 @@ impl Storage for SqliteStorage {
         rows::run(&row, now)
     }
 
-    async fn replay(
-        &self,
-        namespace: &str,
-        id: RunId,
-        new_id: RunId,
-        reason: String,
-    ) -> Result<Run, Error> {
+    async fn replay(&self, namespace: &str, request: ReplayRequest) -> Result<Run, Error> {
+        let ReplayRequest {
+            id,
+            new_id,
+            reason,
+            max_attempts,
+            ..
+        } = request;
         let action = "replay a run";
         let (now, now_us) = self.now();
         let mut tx = self.write(action).await?;
@@ -748,6 +743,7 @@ impl Storage for SqliteStorage {
             .bind(reason)
             .bind(namespace)
             .bind(id_text(id))
+            .bind(max_attempts.map(|n| i64::from(n.max(1))))
             .fetch_one(&mut *tx)
             .await
             .map_err(failed(action))?;

@@ -74,6 +74,19 @@
   }
 
   /** "3 min ago", "in 20 s". */
+  // Attempts made, and the failed ones against the budget when any failed: "3 (1/3 failed)".
+  function attemptsCell(run) {
+    return run.failures ? run.attempt + " (" + run.failures + "/" + run.max_attempts + " failed)" : String(run.attempt);
+  }
+
+  // Attempts made and what became of them: "4: failed 1 of 3 allowed, snoozed 2, handed back 1".
+  function attemptsDetail(run) {
+    let text = run.attempt + ": failed " + run.failures + " of " + run.max_attempts + " allowed";
+    if (run.snoozes) text += ", snoozed " + run.snoozes;
+    if (run.handbacks) text += ", handed back " + run.handbacks;
+    return text;
+  }
+
   function ago(iso) {
     if (!iso) return "";
     const seconds = Math.round((Date.now() - Date.parse(iso)) / 1000);
@@ -383,7 +396,7 @@
         h("td", {}, h("a", { href: runHash(run.id), class: "mono", "data-testid": "run-link" }, run.id)),
         h("td", {}, run.task),
         h("td", { "data-testid": "run-status", "data-status": run.status }, badge(run.status, KNOWN_STATUSES)),
-        h("td", { class: "num" }, run.attempt + " / " + run.max_attempts),
+        h("td", { class: "num" }, attemptsCell(run)),
         h("td", { title: absolute(run.created_at) }, ago(run.created_at)),
         run.finished_at
           ? h("td", { title: absolute(run.finished_at) }, ago(run.finished_at))
@@ -436,7 +449,7 @@
     const fields = [
       ["Task", run.task],
       ["Queue", run.queue],
-      ["Attempt", run.attempt + " of " + run.max_attempts],
+      ["Attempts", attemptsDetail(run)],
       ["Priority", run.priority],
       ["Namespace", run.namespace],
       ["Idempotency key", run.idempotency_key && h("code", {}, run.idempotency_key)],

@@ -4,7 +4,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::Jobs;
 use crate::enqueue::Enqueue;
-use crate::run::RunId;
+use crate::run::{Run, RunId};
 use crate::task::{Task, TaskError};
 
 /// The attempt a handler is running: its run, its attempt number, whether it was
@@ -33,24 +33,22 @@ pub struct Context {
     task: String,
     attempt: u32,
     max_attempts: u32,
+    failures: u32,
+    snoozes: u32,
     cancel: CancellationToken,
     jobs: Jobs,
 }
 
 impl Context {
-    pub(crate) fn new(
-        run_id: RunId,
-        task: String,
-        attempt: u32,
-        max_attempts: u32,
-        cancel: CancellationToken,
-        jobs: Jobs,
-    ) -> Self {
+    /// The context of the attempt `run` (as claimed) has just started.
+    pub(crate) fn new(run: &Run, cancel: CancellationToken, jobs: Jobs) -> Self {
         Context {
-            run_id,
-            task,
-            attempt,
-            max_attempts,
+            run_id: run.id,
+            task: run.task.clone(),
+            attempt: run.attempt,
+            max_attempts: run.max_attempts,
+            failures: run.failures,
+            snoozes: run.snoozes,
             cancel,
             jobs,
         }
@@ -59,14 +57,16 @@ impl Context {
     /// A context for calling a task fn directly, e.g. in a unit test: a fresh run id,
     /// attempt 1 of 1, never cancelled unless [`Context::cancel`] is called.
     pub fn for_test(jobs: &Jobs, task: &str) -> Self {
-        Context::new(
-            RunId::new(),
-            task.to_owned(),
-            1,
-            1,
-            CancellationToken::new(),
-            jobs.clone(),
-        )
+        Context {
+            run_id: RunId::new(),
+            task: task.to_owned(),
+            attempt: 1,
+            max_attempts: 1,
+            failures: 0,
+            snoozes: 0,
+            cancel: CancellationToken::new(),
+            jobs: jobs.clone(),
+        }
     }
 
     /// The run this attempt belongs to.
@@ -79,19 +79,31 @@ impl Context {
         &self.task
     }
 
-    /// This attempt's number, 1 for the first.
+    /// This attempt's number, 1 for the first, counting every attempt the run started
+    /// (snoozed and handed-back ones too).
     pub fn attempt(&self) -> u32 {
         self.attempt
     }
 
-    /// Attempts the run may make in all.
+    /// The run's budget: attempts that may fail before it is dead-lettered (snoozes and
+    /// hand-backs use none of it).
     pub fn max_attempts(&self) -> u32 {
         self.max_attempts
     }
 
-    /// Whether this is the run's last allowed attempt.
+    /// Attempts of this run that failed before this one (or lost their lease).
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// Times this run snoozed before this attempt.
+    pub fn snoozes(&self) -> u32 {
+        self.snoozes
+    }
+
+    /// Whether this attempt failing would dead-letter the run: its budget would be spent.
     pub fn is_last_attempt(&self) -> bool {
-        self.attempt >= self.max_attempts
+        self.failures.saturating_add(1) >= self.max_attempts
     }
 
     /// Whether the run was cancelled (or this worker lost its lease): stop soon, the

@@ -187,9 +187,21 @@ impl FromStr for RunStatus {
     }
 }
 
-/// One run of a task, as stored. Plain data with public fields (storages build it);
-/// serializes to JSON.
+/// One run of a task, as stored. Plain data with public fields; serializes to JSON.
+///
+/// `#[non_exhaustive]`, so fields can be added without breaking anyone: storages build it
+/// with [`Run::new`] and then set the fields they store.
+///
+/// **The attempt budget.** `max_attempts` is how many attempts may *fail* (fail, time
+/// out, panic, or be lost with their worker's lease) before the run is dead-lettered; it
+/// never changes once stored. Attempts that snoozed ([`TaskError::snooze`]) or were
+/// handed back at a worker's shutdown are counted apart (`snoozes`, `handbacks`) and use
+/// none of it, so `attempt = failures + snoozes + handbacks` (plus the attempt running
+/// now, if any). Backoff follows `failures` alone.
+///
+/// [`TaskError::snooze`]: crate::TaskError::snooze
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Run {
     /// The run's id.
     pub id: RunId,
@@ -204,17 +216,30 @@ pub struct Run {
     pub status: RunStatus,
     /// The payload as JSON.
     pub payload: serde_json::Value,
-    /// Attempts started so far (0 before the first).
+    /// Attempts started so far (0 before the first), whatever became of them.
     pub attempt: u32,
-    /// Attempts the run may make in all, the first included.
+    /// Attempts that may fail before the run is dead-lettered (the task's `attempts` when
+    /// it was enqueued). Fixed once stored.
     pub max_attempts: u32,
+    /// Attempts that failed, timed out, panicked or lost their lease: what backoff and
+    /// the budget count.
+    #[serde(default)]
+    pub failures: u32,
+    /// Attempts that snoozed.
+    #[serde(default)]
+    pub snoozes: u32,
+    /// Attempts handed back unfinished by a worker that shut down.
+    #[serde(default)]
+    pub handbacks: u32,
     /// Lower runs first among due runs.
     pub priority: i16,
     /// The idempotency key it was enqueued with, if any.
     pub idempotency_key: Option<String>,
     /// When it was enqueued.
     pub created_at: DateTime<Utc>,
-    /// When its next attempt is due (for a finished run: when its last one was due).
+    /// When its next attempt is due (for a finished run: when its last one was due). A
+    /// run whose attempt was lost (rescued or handed back) keeps the due time it had, so
+    /// it keeps its place in line.
     pub run_at: DateTime<Utc>,
     /// When its latest attempt started.
     pub started_at: Option<DateTime<Utc>>,
@@ -228,12 +253,55 @@ pub struct Run {
     pub replay_reason: Option<String>,
 }
 
+impl Run {
+    /// A run of `task` as just enqueued (for storage implementations, which then set the
+    /// fields they store): `queued` in the default queue, due at `created_at`, no attempt
+    /// yet, a budget of one attempt, priority 0, no key, nothing else set.
+    pub fn new(
+        id: RunId,
+        namespace: impl Into<String>,
+        task: impl Into<String>,
+        payload: serde_json::Value,
+        created_at: DateTime<Utc>,
+    ) -> Run {
+        Run {
+            id,
+            namespace: namespace.into(),
+            task: task.into(),
+            queue: default_queue(),
+            status: RunStatus::Queued,
+            payload,
+            attempt: 0,
+            max_attempts: 1,
+            failures: 0,
+            snoozes: 0,
+            handbacks: 0,
+            priority: 0,
+            idempotency_key: None,
+            created_at,
+            run_at: created_at,
+            started_at: None,
+            finished_at: None,
+            last_error: None,
+            replay_of: None,
+            replay_reason: None,
+        }
+    }
+
+    /// Whether an attempt failing now would be the run's last: its budget would be spent.
+    pub fn is_last_attempt(&self) -> bool {
+        self.failures.saturating_add(1) >= self.max_attempts
+    }
+}
+
 fn default_queue() -> String {
     crate::task::DEFAULT_QUEUE.to_owned()
 }
 
-/// One attempt of a run. Plain data (storages build it).
+/// One attempt of a run. Plain data; `#[non_exhaustive]`, so storages build it with
+/// [`Attempt::new`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Attempt {
     /// 1 for the first attempt.
     pub number: u32,
@@ -245,6 +313,20 @@ pub struct Attempt {
     pub outcome: AttemptOutcome,
     /// The error text, for every outcome but `running` and `succeeded`.
     pub error: Option<String>,
+}
+
+impl Attempt {
+    /// Attempt `number` of a run, started at `started_at`, with `outcome` (for storage
+    /// implementations); `finished_at` and `error` start empty.
+    pub fn new(number: u32, started_at: DateTime<Utc>, outcome: AttemptOutcome) -> Attempt {
+        Attempt {
+            number,
+            started_at,
+            finished_at: None,
+            outcome,
+            error: None,
+        }
+    }
 }
 
 /// How an attempt ended.
@@ -434,6 +516,9 @@ mod tests {
             payload: serde_json::json!({ "user_id": "u1" }),
             attempt: 5,
             max_attempts: 5,
+            failures: 4,
+            snoozes: 1,
+            handbacks: 0,
             priority: 0,
             idempotency_key: Some("welcome:u1".into()),
             created_at: now,
@@ -455,6 +540,9 @@ mod tests {
             "payload",
             "attempt",
             "max_attempts",
+            "failures",
+            "snoozes",
+            "handbacks",
             "priority",
             "idempotency_key",
             "created_at",

@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::list::{ListRuns, Page};
 use crate::run::{Attempt, Run, RunId};
 use crate::stats::Stats;
+use crate::storage::ReplayRequest;
 
 /// Reads and manages the runs of one namespace. Get it from [`Jobs::runs`].
 ///
@@ -96,18 +97,29 @@ impl<'a> Runs<'a> {
         Ok(run)
     }
 
-    /// Enqueues a new run with the task and payload of finished run `id`, linked to it
-    /// and carrying `reason`. The original run is left as it is.
+    /// Enqueues a new run with the task, payload and priority of finished run `id`,
+    /// linked to it and carrying `reason`. The original run is left as it is.
+    ///
+    /// The replay starts afresh: no attempt made, and the attempt budget of its task as
+    /// compiled into this binary now (a task this binary does not know keeps the
+    /// original's budget).
     ///
     /// # Errors
     ///
     /// [`Error::NotReplayable`] for a run that has not finished; [`Error::RunNotFound`];
     /// a storage failure.
     pub async fn replay(&self, id: &RunId, reason: impl Into<String>) -> Result<Run, Error> {
-        self.jobs
-            .storage()
-            .replay(self.jobs.namespace(), *id, RunId::new(), reason.into())
-            .await
+        let namespace = self.jobs.namespace();
+        let storage = self.jobs.storage();
+        let original = storage
+            .get(namespace, *id)
+            .await?
+            .ok_or_else(|| Error::run_not_found(namespace, *id))?;
+        let mut request = ReplayRequest::new(*id, RunId::new(), reason);
+        if let Some(task) = self.jobs.registry().get(&original.task) {
+            request = request.max_attempts((task.retry)().attempts);
+        }
+        storage.replay(namespace, request).await
     }
 
     /// Replays every finished run matching `filter`'s task and status (its cursor and

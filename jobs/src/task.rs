@@ -91,10 +91,11 @@ impl TaskError {
     }
 
     /// Not a failure: run this again after `delay`, as when a provider answers 429 with
-    /// `Retry-After`. The attempt is recorded as `snoozed` with `reason` and does not use
-    /// up one of the run's attempts (its budget grows by one, as for a hand-back). A run
-    /// may snooze [`MAX_SNOOZES`] times; a snooze beyond that counts as a failed attempt,
-    /// so a provider that always says "later" cannot keep a run alive forever.
+    /// `Retry-After`. The attempt is recorded as `snoozed` with `reason` and counted in
+    /// the run's `snoozes`, not against its budget, and the next failure's backoff is
+    /// what it would have been without the snooze. A run may snooze [`MAX_SNOOZES`]
+    /// times; a snooze beyond that counts as a failed attempt, so a provider that always
+    /// says "later" cannot keep a run alive forever.
     ///
     /// ```rust,standalone_crate
     /// use std::time::Duration;

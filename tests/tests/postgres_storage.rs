@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jobs::storage::{AttemptResult, ClaimRequest, Lease, NewRun, Outcome};
+use jobs::storage::{AttemptResult, ClaimRequest, Lease, NewRun, Outcome, ReplayRequest};
 use jobs::{Error, ListRuns, RunId, RunStatus, Storage, Task as _};
 use jobs_postgres::PgStorage;
 use postgres_support::{SchemaGuard, database_url, jobs_over, pool, schema_name, storage};
@@ -295,6 +295,69 @@ async fn concurrent_migrations_are_safe() {
     }
 }
 
+/// Runs stored before the budget counters had their budget raised by each snooze and
+/// hand-back: the migration counts those from the stored attempts and gives the budget
+/// back, so a migrated run backs off and dead-letters like a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_budget_migration_counts_earlier_attempts() {
+    let schema = schema_name("budget");
+    let _guard = SchemaGuard(schema.clone());
+    let mut conn = pool(1).await.acquire().await.unwrap().detach();
+    let migrations = concat!(env!("CARGO_MANIFEST_DIR"), "/../jobs-postgres/migrations");
+    let file = |name: &str| std::fs::read_to_string(format!("{migrations}/{name}")).unwrap();
+    sqlx::raw_sql(&format!(
+        "CREATE SCHEMA \"{schema}\"; SET search_path TO \"{schema}\";"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    for earlier in [
+        "0001_runs.sql",
+        "0002_last_attempt_on_run.sql",
+        "0003_snoozed_attempts.sql",
+        "0004_queues.sql",
+        "0005_key_limits.sql",
+    ] {
+        sqlx::raw_sql(&file(earlier))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    // Compiled with 3 attempts; handed back once, snoozed once, failed once: stored with 5.
+    let (stretched, untouched) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    sqlx::raw_sql(&format!(
+        "INSERT INTO runs (id, namespace, task, status, payload, attempt, max_attempts,
+                           created_at, run_at)
+         VALUES ('{stretched}', 'n', 't', 'retrying', '{{}}', 3, 5, now(), now()),
+                ('{untouched}', 'n', 't', 'queued', '{{}}', 0, 3, now(), now());
+         INSERT INTO attempts (run_id, number, started_at, finished_at, outcome, error)
+         VALUES ('{stretched}', 1, now(), now(), 'interrupted', 'x'),
+                ('{stretched}', 2, now(), now(), 'snoozed', 'x'),
+                ('{stretched}', 3, now(), now(), 'failed', 'x');"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::raw_sql(&file("0006_budget_counters.sql"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let counts = |id: uuid::Uuid| {
+        sqlx::query_as::<_, (i32, i32, i32, i32)>(
+            "SELECT max_attempts, failures, snoozes, handbacks FROM runs WHERE id = $1",
+        )
+        .bind(id)
+    };
+    assert_eq!(
+        counts(stretched).fetch_one(&mut conn).await.unwrap(),
+        (3, 1, 1, 1)
+    );
+    assert_eq!(
+        counts(untouched).fetch_one(&mut conn).await.unwrap(),
+        (3, 0, 0, 0)
+    );
+}
+
 /// Bad URLs, unreachable servers, missing databases and bad schema names are errors that
 /// say what is wrong; nothing panics or hangs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -397,7 +460,10 @@ async fn hostile_input_is_stored_verbatim() {
         assert_eq!(listed.runs.len(), 1);
         storage.cancel(&namespace, read.id).await.unwrap();
         let replay = storage
-            .replay(&namespace, read.id, RunId::new(), format!("because {text}"))
+            .replay(
+                &namespace,
+                ReplayRequest::new(read.id, RunId::new(), format!("because {text}")),
+            )
             .await
             .unwrap();
         assert_eq!(replay.replay_reason, Some(format!("because {text}")));

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jobs::storage::{AttemptResult, ClaimRequest, Lease, NewRun, Outcome};
+use jobs::storage::{AttemptResult, ClaimRequest, Lease, NewRun, Outcome, ReplayRequest};
 use jobs::{AttemptOutcome, Error, ManualClock, MemoryStorage, RunId, RunStatus, Storage};
 use postgres_support::{SchemaGuard, schema_name};
 
@@ -147,7 +147,9 @@ async fn replay_against_finish(storage: Arc<dyn Storage>, rounds: usize) {
                 storage.finish(NS, vec![outcome]).await.unwrap()
             })
         };
-        let replay = storage.replay(NS, id, RunId::new(), "race".into()).await;
+        let replay = storage
+            .replay(NS, ReplayRequest::new(id, RunId::new(), "race"))
+            .await;
         finisher.await.unwrap();
         match replay {
             Ok(new) => {

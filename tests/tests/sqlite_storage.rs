@@ -306,3 +306,46 @@ async fn idle_workers_notice_runs_enqueued_by_another_process() {
     );
     blind.shutdown().await;
 }
+
+/// A file written by the first version, where each snooze and hand-back raised the run's
+/// budget: opening it counts those from the stored attempts and gives the budget back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_from_before_the_budget_counters_is_migrated() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    let path = fresh_path("budget");
+    let options = SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let first = include_str!("../../jobs-sqlite/migrations/0001_runs.sql");
+    sqlx::raw_sql(first).execute(&pool).await.unwrap();
+    // Compiled with 3 attempts; handed back once, snoozed once, failed once: stored with 5.
+    let id = RunId::new();
+    let text = id.as_uuid().hyphenated().to_string();
+    sqlx::raw_sql(&format!(
+        "PRAGMA user_version = 1;
+         INSERT INTO runs (id, namespace, task, status, payload, attempt, max_attempts,
+                           created_at, run_at)
+         VALUES ('{text}', 'n', 't', 'retrying', '{{}}', 3, 5, 0, 0);
+         INSERT INTO attempts (run_id, number, started_at, finished_at, outcome, error)
+         VALUES ('{text}', 1, 0, 0, 'interrupted', 'x'),
+                ('{text}', 2, 0, 0, 'snoozed', 'x'),
+                ('{text}', 3, 0, 0, 'failed', 'x');"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let storage = SqliteStorage::open(&path).await.unwrap();
+    let run = storage.get("n", id).await.unwrap().unwrap();
+    assert_eq!(
+        (run.max_attempts, run.failures, run.snoozes, run.handbacks),
+        (3, 1, 1, 1)
+    );
+    sqlite_support::remove_files(&path);
+}

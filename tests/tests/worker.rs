@@ -271,11 +271,9 @@ impl jobs::Storage for SlowFinish {
     async fn replay(
         &self,
         namespace: &str,
-        id: RunId,
-        new_id: RunId,
-        reason: String,
+        request: jobs::storage::ReplayRequest,
     ) -> Result<jobs::Run, jobs::Error> {
-        self.0.replay(namespace, id, new_id, reason).await
+        self.0.replay(namespace, request).await
     }
     fn subscribe(&self) -> tokio::sync::broadcast::Receiver<jobs::storage::StorageEvent> {
         self.0.subscribe()

@@ -101,7 +101,7 @@ fn page_text(page: &Page) -> String {
                 run.id.to_string(),
                 run.task.clone(),
                 run.status.to_string(),
-                format!("{}/{}", run.attempt, run.max_attempts),
+                attempts_cell(run),
                 output::time(run.created_at),
                 output::maybe_time(run.finished_at),
                 run.last_error
@@ -115,7 +115,7 @@ fn page_text(page: &Page) -> String {
             "ID",
             "TASK",
             "STATUS",
-            "ATTEMPT",
+            "ATTEMPTS",
             "CREATED",
             "FINISHED",
             "LAST ERROR",
@@ -129,6 +129,34 @@ fn page_text(page: &Page) -> String {
     text
 }
 
+/// Attempts made, and the failed ones against the budget when any failed: `3 (1/3 failed)`.
+fn attempts_cell(run: &Run) -> String {
+    if run.failures == 0 {
+        run.attempt.to_string()
+    } else {
+        format!(
+            "{} ({}/{} failed)",
+            run.attempt, run.failures, run.max_attempts
+        )
+    }
+}
+
+/// Attempts made, and what became of them: `4: failed 1 of 3 allowed, snoozed 2, handed
+/// back 1` (snoozes and hand-backs only when there were some).
+fn attempts_detail(run: &Run) -> String {
+    let mut text = format!(
+        "{}: failed {} of {} allowed",
+        run.attempt, run.failures, run.max_attempts
+    );
+    if run.snoozes > 0 {
+        text.push_str(&format!(", snoozed {}", run.snoozes));
+    }
+    if run.handbacks > 0 {
+        text.push_str(&format!(", handed back {}", run.handbacks));
+    }
+    text
+}
+
 /// A run's fields, then its payload as pretty JSON.
 fn run_text(run: &Run) -> Result<String, CliError> {
     let mut text = output::fields(&[
@@ -136,7 +164,7 @@ fn run_text(run: &Run) -> Result<String, CliError> {
         ("namespace", run.namespace.clone()),
         ("task", run.task.clone()),
         ("status", run.status.to_string()),
-        ("attempt", format!("{}/{}", run.attempt, run.max_attempts)),
+        ("attempts", attempts_detail(run)),
         ("priority", run.priority.to_string()),
         (
             "idempotency key",

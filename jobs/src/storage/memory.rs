@@ -10,7 +10,7 @@ use tokio::sync::broadcast;
 
 use super::{
     AttemptResult, CANCELLED, ClaimRequest, Enqueued, Finished, Heartbeat, INTERRUPTED,
-    LEASE_EXPIRED, Lease, NewRun, Outcome, Storage, StorageEvent,
+    LEASE_EXPIRED, Lease, NewRun, Outcome, ReplayRequest, Storage, StorageEvent,
 };
 use crate::clock::{Clock, SystemClock, add};
 use crate::error::Error;
@@ -389,6 +389,9 @@ impl Storage for MemoryStorage {
                     payload: new.payload,
                     attempt: 0,
                     max_attempts: new.max_attempts.max(1),
+                    failures: 0,
+                    snoozes: 0,
+                    handbacks: 0,
                     priority: new.priority,
                     idempotency_key: new.idempotency_key,
                     created_at: now,
@@ -486,6 +489,7 @@ impl Storage for MemoryStorage {
                     }
                     AttemptResult::Retry { error, delay } => {
                         close_attempt(row, now, AttemptOutcome::Failed, Some(error.clone()));
+                        row.run.failures = row.run.failures.saturating_add(1);
                         row.run.status = RunStatus::Retrying;
                         row.run.run_at = add(now, delay);
                         row.run.last_error = Some(error);
@@ -495,6 +499,7 @@ impl Storage for MemoryStorage {
                     }
                     AttemptResult::DeadLetter { error } => {
                         close_attempt(row, now, AttemptOutcome::Failed, Some(error.clone()));
+                        row.run.failures = row.run.failures.saturating_add(1);
                         row.run.status = RunStatus::DeadLettered;
                         row.run.finished_at = Some(now);
                         row.run.last_error = Some(error);
@@ -503,7 +508,7 @@ impl Storage for MemoryStorage {
                         close_attempt(row, now, AttemptOutcome::Snoozed, Some(reason));
                         row.run.status = RunStatus::Retrying;
                         row.run.run_at = add(now, delay);
-                        row.run.max_attempts = row.run.max_attempts.saturating_add(1);
+                        row.run.snoozes = row.run.snoozes.saturating_add(1);
                         let run = row.run.clone();
                         space.queue(&run, now);
                         requeued = true;
@@ -538,10 +543,10 @@ impl Storage for MemoryStorage {
                     Some(INTERRUPTED.to_owned()),
                 );
                 row.lease_until = None;
+                // The interrupted attempt does not use up the run's budget, and the run
+                // keeps its due time, so its place in line.
                 row.run.status = RunStatus::Queued;
-                row.run.run_at = now;
-                // The interrupted attempt does not use up the run's budget.
-                row.run.max_attempts = row.run.max_attempts.saturating_add(1);
+                row.run.handbacks = row.run.handbacks.saturating_add(1);
                 let run = row.run.clone();
                 space.queue(&run, now);
                 space.running.remove(&lease.id);
@@ -586,12 +591,15 @@ impl Storage for MemoryStorage {
                 );
                 row.lease_until = None;
                 row.run.last_error = Some(LEASE_EXPIRED.to_owned());
-                if row.run.attempt >= row.run.max_attempts {
+                // A lost attempt counts against the budget (a handler that kills its
+                // worker must not loop for ever), but it owes no backoff and keeps the
+                // run's due time, so its place in line.
+                row.run.failures = row.run.failures.saturating_add(1);
+                if row.run.failures >= row.run.max_attempts {
                     row.run.status = RunStatus::DeadLettered;
                     row.run.finished_at = Some(now);
                 } else {
                     row.run.status = RunStatus::Retrying;
-                    row.run.run_at = now;
                     let run = row.run.clone();
                     space.queue(&run, now);
                 }
@@ -701,13 +709,13 @@ impl Storage for MemoryStorage {
         Ok(run)
     }
 
-    async fn replay(
-        &self,
-        namespace: &str,
-        id: RunId,
-        new_id: RunId,
-        reason: String,
-    ) -> Result<Run, Error> {
+    async fn replay(&self, namespace: &str, request: ReplayRequest) -> Result<Run, Error> {
+        let ReplayRequest {
+            id,
+            new_id,
+            reason,
+            max_attempts,
+        } = request;
         let now = self.now();
         let run = {
             let mut state = self.lock();
@@ -730,7 +738,10 @@ impl Storage for MemoryStorage {
                 status: RunStatus::Queued,
                 payload: original.payload.clone(),
                 attempt: 0,
-                max_attempts: original.max_attempts,
+                max_attempts: max_attempts.unwrap_or(original.max_attempts).max(1),
+                failures: 0,
+                snoozes: 0,
+                handbacks: 0,
                 priority: original.priority,
                 idempotency_key: None,
                 created_at: now,

@@ -81,15 +81,11 @@ pub trait Storage: Send + Sync + 'static {
     /// open attempt is closed as cancelled and its worker's late result is dropped.
     async fn cancel(&self, namespace: &str, id: RunId) -> Result<Run, Error>;
 
-    /// Makes `new_id` a new queued run with the task, payload and policy of finished run
-    /// `id`, linked to it and carrying `reason`. The original is untouched.
-    async fn replay(
-        &self,
-        namespace: &str,
-        id: RunId,
-        new_id: RunId,
-        reason: String,
-    ) -> Result<Run, Error>;
+    /// Makes `request.new_id` a new queued run with the task, queue, payload and priority
+    /// of finished run `request.id`, linked to it and carrying `request.reason`, with no
+    /// attempt made and a budget of `request.max_attempts` (or the original's when `None`).
+    /// The original is untouched.
+    async fn replay(&self, namespace: &str, request: ReplayRequest) -> Result<Run, Error>;
 
     /// Events that let idle workers react at once instead of at their next poll.
     fn subscribe(&self) -> broadcast::Receiver<StorageEvent>;
@@ -222,6 +218,39 @@ impl Enqueued {
     }
 }
 
+/// What [`Storage::replay`] makes.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ReplayRequest {
+    /// The finished run to replay.
+    pub id: RunId,
+    /// The new run's id, made by the runtime.
+    pub new_id: RunId,
+    /// Why, stored on the new run.
+    pub reason: String,
+    /// The new run's attempt budget: its task's as compiled now, when the caller knows
+    /// the task; `None` keeps the original's.
+    pub max_attempts: Option<u32>,
+}
+
+impl ReplayRequest {
+    /// A replay of `id` as `new_id`, keeping the original's budget.
+    pub fn new(id: RunId, new_id: RunId, reason: impl Into<String>) -> Self {
+        ReplayRequest {
+            id,
+            new_id,
+            reason: reason.into(),
+            max_attempts: None,
+        }
+    }
+
+    /// Gives the new run this budget instead of the original's.
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = Some(attempts.max(1));
+        self
+    }
+}
+
 /// What a worker asks for when it has free slots.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -339,21 +368,21 @@ impl Outcome {
 pub enum AttemptResult {
     /// The run succeeded.
     Succeeded,
-    /// The attempt failed; try again after `delay`.
+    /// The attempt failed; try again after `delay`. The run's `failures` grows by one.
     Retry {
         /// The attempt's error.
         error: String,
         /// The wait before the next attempt.
         delay: Duration,
     },
-    /// The attempt failed and no attempt follows.
+    /// The attempt failed and no attempt follows. The run's `failures` grows by one.
     DeadLetter {
         /// The attempt's error.
         error: String,
     },
     /// Not a failure: the handler asked to run again after `delay`. The attempt is
-    /// stored as `snoozed` with `reason`, the run waits as `retrying` and its attempt
-    /// budget grows by one, so the snooze uses none of it.
+    /// stored as `snoozed` with `reason`, the run waits as `retrying` and its `snoozes`
+    /// count grows by one; its budget and `failures` are untouched.
     Snooze {
         /// Why (stored with the attempt; the run's `last_error` is left as it was).
         reason: String,

@@ -150,6 +150,9 @@ macro_rules! storage_conformance {
             retention_prunes_finished_runs_and_forgets_keys,
             periodic_schedule_runs_once_per_tick,
             key_limits_hold_runs_back_without_using_attempts,
+            backoff_counts_only_failed_attempts,
+            replay_starts_with_the_compiled_budget,
+            lost_attempts_keep_their_place_in_line,
         }
     };
 }

@@ -284,3 +284,27 @@ conformance_task!(
         Ok(())
     }
 );
+
+/// Snoozes 30 s on attempts up to `snooze_through`, then always fails (retryable); custom
+/// delays [10s, 30s, 120s], 3 attempts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SnoozeThenFail {
+    /// The last attempt number that snoozes.
+    pub snooze_through: u32,
+}
+conformance_task!(
+    SnoozeThenFail,
+    "jobs-conformance-snooze-then-fail",
+    RetryPolicy::custom(3, CUSTOM_DELAYS),
+    None,
+    |this, ctx| {
+        if ctx.attempt() <= this.snooze_through {
+            Err(TaskError::snooze(Duration::from_secs(30), "not yet"))
+        } else {
+            Err(TaskError::retryable(format!(
+                "failed attempt {}",
+                ctx.attempt()
+            )))
+        }
+    }
+);

@@ -113,14 +113,7 @@ impl Jobs {
             );
             let task = registration.name();
             metrics::attempt_started(task, run.run_at, run.started_at.unwrap_or(run.run_at));
-            let ctx = Context::new(
-                run.id,
-                run.task,
-                run.attempt,
-                run.max_attempts,
-                CancellationToken::new(),
-                self.clone(),
-            );
+            let ctx = Context::new(&run, CancellationToken::new(), self.clone());
             let began = std::time::Instant::now();
             let result = execute(registration, run.payload, ctx)
                 .instrument(span)

@@ -29,7 +29,11 @@ pub(crate) async fn execute(
     payload: serde_json::Value,
     ctx: Context,
 ) -> AttemptResult {
-    let (attempt, max_attempts) = (ctx.attempt(), ctx.max_attempts());
+    let budget = Budget {
+        max_attempts: ctx.max_attempts(),
+        failures: ctx.failures(),
+        snoozes: ctx.snoozes(),
+    };
     let handler = CatchUnwind((registration.start)(payload, ctx));
     let ending = match (registration.timeout)() {
         Some(limit) => tokio::time::timeout(limit, handler)
@@ -37,7 +41,15 @@ pub(crate) async fn execute(
             .unwrap_or(Ending::TimedOut(limit)),
         None => handler.await,
     };
-    decide(registration, attempt, max_attempts, ending)
+    decide(registration, budget, ending)
+}
+
+/// What the run's budget was when the attempt started.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    max_attempts: u32,
+    failures: u32,
+    snoozes: u32,
 }
 
 /// Polls the handler, turning a panic into [`Ending::Panicked`].
@@ -56,19 +68,14 @@ impl Future for CatchUnwind {
     }
 }
 
-fn decide(
-    registration: &TaskRegistration,
-    attempt: u32,
-    max_attempts: u32,
-    ending: Ending,
-) -> AttemptResult {
+/// Applies the task's policy to how the handler ended. Backoff and the budget follow the
+/// run's failed attempts only: snoozes and hand-backs are counted apart.
+fn decide(registration: &TaskRegistration, budget: Budget, ending: Ending) -> AttemptResult {
     let (error, permanent) = match ending {
         Ending::Returned(Ok(())) => return AttemptResult::Succeeded,
         Ending::Returned(Err(error)) if error.snooze_delay().is_some() => {
             let delay = error.snooze_delay().unwrap_or_default();
-            // Every snooze raised the stored budget by one above the compiled one.
-            let snoozed = max_attempts.saturating_sub((registration.retry)().attempts);
-            if snoozed < MAX_SNOOZES {
+            if budget.snoozes < MAX_SNOOZES {
                 return AttemptResult::Snooze {
                     reason: error.message().to_owned(),
                     delay,
@@ -92,10 +99,10 @@ fn decide(
     if permanent {
         return AttemptResult::DeadLetter { error };
     }
-    // The stored budget wins over the compiled one: it may have grown by hand-backs.
+    // The stored budget wins over the compiled one: the run was enqueued with it.
     let mut policy = (registration.retry)();
-    policy.attempts = max_attempts;
-    match policy.delay_after(attempt) {
+    policy.attempts = budget.max_attempts;
+    match policy.delay_after(budget.failures.saturating_add(1)) {
         Some(delay) => AttemptResult::Retry { error, delay },
         None => AttemptResult::DeadLetter { error },
     }

@@ -334,35 +334,21 @@ impl Pool {
             tokio::spawn(async move { storage.release(&namespace, vec![Lease::of(&run)]).await });
             return;
         };
-        let Run {
-            id,
-            task,
-            attempt,
-            max_attempts,
-            payload,
-            run_at,
-            started_at,
-            ..
-        } = run;
+        let mut run = run;
+        let payload = std::mem::take(&mut run.payload);
+        let (id, attempt) = (run.id, run.attempt);
         let lease = Lease { id, attempt };
         let task_name = registration.name();
-        metrics::attempt_started(task_name, run_at, started_at.unwrap_or(run_at));
+        metrics::attempt_started(task_name, run.run_at, run.started_at.unwrap_or(run.run_at));
         let span = tracing::info_span!(
             "attempt",
             run_id = %id,
-            task = %task,
+            task = %run.task,
             attempt,
             namespace = %self.namespace(),
         );
         let cancel = CancellationToken::new();
-        let ctx = Context::new(
-            id,
-            task,
-            attempt,
-            max_attempts,
-            cancel.clone(),
-            self.jobs.clone(),
-        );
+        let ctx = Context::new(&run, cancel.clone(), self.jobs.clone());
         // Held locked across the spawn, so the attempt cannot report before it is held.
         let mut held = self.held();
         let handle = tokio::spawn(

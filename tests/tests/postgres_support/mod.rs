@@ -164,11 +164,9 @@ impl Storage for Scoped {
     async fn replay(
         &self,
         namespace: &str,
-        id: RunId,
-        new_id: RunId,
-        reason: String,
+        request: jobs::storage::ReplayRequest,
     ) -> Result<Run, Error> {
-        self.storage.replay(namespace, id, new_id, reason).await
+        self.storage.replay(namespace, request).await
     }
     fn subscribe(&self) -> broadcast::Receiver<StorageEvent> {
         self.storage.subscribe()

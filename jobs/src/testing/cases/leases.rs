@@ -140,6 +140,7 @@ pub async fn expired_lease_is_rescued_and_retried(h: Harness) {
     );
     let run = h.run(id).await;
     assert_eq!((run.status, run.attempt), (RunStatus::Retrying, 1));
+    assert_eq!(run.failures, 1, "a lost attempt counts against the budget");
     assert!(run.last_error.unwrap_or_default().contains("lease expired"));
 
     assert_eq!(ok("drain", h.jobs.drain().await).succeeded, 1);
@@ -182,7 +183,8 @@ pub async fn rescue_dead_letters_when_attempts_are_spent(h: Harness) {
     assert!(run.finished_at.is_some());
 }
 
-/// Handing a run back records the attempt as interrupted and does not use it up.
+/// Handing a run back records the attempt as interrupted, counts it in `handbacks` and
+/// does not use up the budget.
 pub async fn release_hands_runs_back_without_using_an_attempt(h: Harness) {
     let id = ok(
         "enqueue",
@@ -203,7 +205,11 @@ pub async fn release_hands_runs_back_without_using_an_attempt(h: Harness) {
     assert_eq!(released, 1);
     let run = h.run(id).await;
     assert_eq!(run.status, RunStatus::Queued);
-    assert_eq!(run.max_attempts, Succeed::RETRY.attempts + 1);
+    assert_eq!(
+        (run.max_attempts, run.handbacks, run.failures),
+        (Succeed::RETRY.attempts, 1, 0),
+        "counted apart; the budget is untouched"
+    );
     // Releasing again does nothing: the lease is gone.
     assert_eq!(
         ok(

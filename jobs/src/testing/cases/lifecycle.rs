@@ -198,16 +198,20 @@ pub async fn attempt_reads_running_then_finished(h: Harness) {
     assert!(h.clock_now() > claimed_at);
 }
 
-/// A snooze waits the delay asked for without using an attempt: the run is `retrying`, its
-/// budget grows by one, the attempt reads `snoozed` with its reason, `last_error` stays
-/// empty; then the run succeeds although its policy allows one attempt.
+/// A snooze waits the delay asked for without using an attempt: the run is `retrying`, the
+/// snooze is counted in `snoozes` (the budget is untouched), the attempt reads `snoozed`
+/// with its reason, `last_error` stays empty; then the run succeeds although its policy
+/// allows one attempt.
 pub async fn snooze_waits_without_using_an_attempt(h: Harness) {
     let id = ok("enqueue", h.jobs.enqueue(Snoozy { snoozes: 2 }).await).id();
     let report = ok("drain", h.jobs.drain().await);
     assert_eq!((report.snoozed, report.attempts()), (1, 1));
     let run = h.run(id).await;
     assert_eq!(run.status, RunStatus::Retrying);
-    assert_eq!((run.attempt, run.max_attempts), (1, 2));
+    assert_eq!(
+        (run.attempt, run.max_attempts, run.snoozes, run.failures),
+        (1, 1, 1, 0)
+    );
     assert_eq!(run.run_at, h.clock_now() + chrono::TimeDelta::seconds(30));
     assert_eq!(run.last_error, None);
     let attempts = ok("attempts", h.jobs.runs().attempts(&id).await);
@@ -227,7 +231,10 @@ pub async fn snooze_waits_without_using_an_attempt(h: Harness) {
     assert_eq!(ok("drain", h.jobs.drain().await).succeeded, 1);
     let run = h.run(id).await;
     assert_eq!(run.status, RunStatus::Succeeded);
-    assert_eq!((run.attempt, run.max_attempts), (3, 3));
+    assert_eq!(
+        (run.attempt, run.max_attempts, run.snoozes, run.failures),
+        (3, 1, 2, 0)
+    );
     let outcomes: Vec<AttemptOutcome> = ok("attempts", h.jobs.runs().attempts(&id).await)
         .iter()
         .map(|a| a.outcome)

@@ -1,5 +1,6 @@
 //! The conformance cases, one `pub async fn` per promise, grouped by area.
 
+mod budget;
 mod cancel_replay;
 mod enqueue;
 mod leases;
@@ -8,6 +9,7 @@ mod listing;
 mod operate;
 mod worker;
 
+pub use budget::*;
 pub use cancel_replay::*;
 pub use enqueue::*;
 pub use leases::*;
