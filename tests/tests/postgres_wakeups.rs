@@ -1,7 +1,9 @@
 //! `PgStorage` wakeups and transactions: NOTIFY reaches workers of other storages (other
 //! processes, as far as the database can tell), the LISTEN connection comes back after it
-//! is killed, cancellations reach the running attempt at once, and enqueueing inside the
-//! application's transaction stores the run if and only if the transaction commits.
+//! is killed, the listener outlives the runtime that first subscribed (and needs none)
+//! and ends with its storage, cancellations reach the running attempt at once, and
+//! enqueueing inside the application's transaction stores the run if and only if the
+//! transaction commits.
 //!
 //! Workers here poll once an hour and beat their heart every ten minutes, so anything that
 //! happens within seconds was caused by a notification.
@@ -17,6 +19,7 @@ use std::time::{Duration, Instant};
 use jobs::{AttemptOutcome, Context, Jobs, RunId, RunStatus, WorkerHandle};
 use jobs_postgres::PgStorage;
 use postgres_support::{SchemaGuard, jobs_over, pool, schema_name, storage};
+use sqlx::PgPool;
 
 static SEEN: Mutex<Option<HashMap<String, Vec<String>>>> = Mutex::new(None);
 
@@ -69,8 +72,9 @@ async fn wait_until(what: &str, mut condition: impl AsyncFnMut() -> bool) {
     }
 }
 
-/// The backend pid of the storage's LISTEN connection for `schema`, other than `not`.
-async fn listener_pid(storage: &PgStorage, schema: &str, not: Option<i32>) -> i32 {
+/// The backend pid of a LISTEN connection for `schema`, other than `not`, as `pool` sees
+/// it in `pg_stat_activity`.
+async fn listener_pid(pool: &PgPool, schema: &str, not: Option<i32>) -> i32 {
     let query = format!("LISTEN \"jobs.{schema}\"");
     let mut found = None;
     wait_until("the LISTEN connection", async || {
@@ -79,7 +83,7 @@ async fn listener_pid(storage: &PgStorage, schema: &str, not: Option<i32>) -> i3
         )
         .bind(&query)
         .bind(not.unwrap_or(0))
-        .fetch_optional(storage.pool())
+        .fetch_optional(pool)
         .await
         .unwrap();
         found.is_some()
@@ -113,7 +117,7 @@ impl TwoStorages {
             .from_pool(pool(2).await)
             .unwrap();
         let worker = deaf_worker(&jobs_over(&mine, namespace));
-        let listener = listener_pid(&mine, &schema, None).await;
+        let listener = listener_pid(mine.pool(), &schema, None).await;
         let other = jobs_over(&theirs, namespace);
         TwoStorages {
             _guard,
@@ -156,7 +160,7 @@ async fn the_listener_reconnects_after_its_connection_is_killed() {
         .await
         .unwrap();
     assert!(killed);
-    let second = listener_pid(&two.mine, &two.schema, Some(first)).await;
+    let second = listener_pid(two.mine.pool(), &two.schema, Some(first)).await;
     assert_ne!(first, second);
 
     let started = Instant::now();
@@ -228,7 +232,7 @@ async fn enqueue_in_a_transaction_follows_the_transaction() {
     .unwrap();
     let jobs = jobs_over(&storage, "tx");
     let worker = deaf_worker(&jobs);
-    listener_pid(&storage, &schema, None).await;
+    listener_pid(storage.pool(), &schema, None).await;
     let token = format!("tx-{}", RunId::new());
 
     // Rolled back: neither the user nor the run.
@@ -287,4 +291,147 @@ async fn enqueue_in_a_transaction_follows_the_transaction() {
         .unwrap();
     assert_eq!(users, 1);
     worker.shutdown().await;
+}
+
+/// Runs `work` on a runtime of its own, on a thread of its own, then ends that runtime
+/// (as a sub-command's `#[tokio::main]` or a runtime built for one job would), and waits
+/// for the thread.
+async fn on_a_passing_runtime<F>(work: impl FnOnce() -> F + Send + 'static)
+where
+    F: Future<Output = ()>,
+{
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(work());
+        drop(runtime); // every task spawned on it ends here
+    });
+    tokio::task::spawn_blocking(move || thread.join().unwrap())
+        .await
+        .unwrap();
+}
+
+/// The first subscriber of a storage is on a runtime that then ends; a worker started
+/// afterwards on another runtime is still woken by an enqueue from another storage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wakeups_outlive_the_runtime_that_subscribed_first() {
+    let schema = schema_name("rt");
+    let _guard = SchemaGuard(schema.clone());
+    let mine = storage(&schema, None, 4).await;
+    let theirs = PgStorage::builder()
+        .schema(&schema)
+        .from_pool(pool(2).await)
+        .unwrap();
+
+    // Subscribes on a runtime of its own, waits until the storage LISTENs, and ends.
+    let (first, watched) = (mine.clone(), schema.clone());
+    on_a_passing_runtime(async move || {
+        use jobs::Storage as _;
+        let _events = first.subscribe();
+        let watcher = pool(1).await;
+        listener_pid(&watcher, &watched, None).await;
+        watcher.close().await;
+    })
+    .await;
+
+    // A run that was due before the worker started: its first claim takes it, so once it
+    // has succeeded the worker is idle and only a wakeup brings it back before an hour.
+    let other = jobs_over(&theirs, "rt");
+    let token = format!("rt-{}", RunId::new());
+    let enqueue = async || {
+        other
+            .enqueue(Record {
+                token: token.clone(),
+            })
+            .await
+            .unwrap()
+            .id()
+    };
+    let due = enqueue().await;
+    let worker = deaf_worker(&jobs_over(&mine, "rt"));
+    wait_for_status(&other, due, RunStatus::Succeeded).await;
+
+    let woken = enqueue().await;
+    wait_for_status(&other, woken, RunStatus::Succeeded).await;
+    assert_eq!(seen(&token).len(), 2);
+    let report = worker.shutdown().await;
+    assert_eq!(report.completed, 2);
+}
+
+/// Subscribing outside any tokio runtime still starts the listener: the receiver hears
+/// an enqueue made through another storage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribing_outside_a_runtime_still_listens() {
+    use jobs::Storage as _;
+    use jobs::storage::StorageEvent;
+
+    let schema = schema_name("nort");
+    let _guard = SchemaGuard(schema.clone());
+    let mine = storage(&schema, None, 2).await;
+    let theirs = PgStorage::builder()
+        .schema(&schema)
+        .from_pool(pool(2).await)
+        .unwrap();
+    let subscriber = mine.clone();
+    let mut events = std::thread::spawn(move || subscriber.subscribe())
+        .join()
+        .unwrap();
+    listener_pid(theirs.pool(), &schema, None).await;
+
+    let token = format!("nort-{}", RunId::new());
+    jobs_over(&theirs, "nort")
+        .enqueue(Record { token })
+        .await
+        .unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("a wakeup within 10 s")
+        .unwrap();
+    assert_eq!(
+        event,
+        StorageEvent::RunsAvailable {
+            namespace: "nort".to_owned()
+        }
+    );
+}
+
+/// Dropping the last handle to a storage ends its listener: the LISTEN connection closes,
+/// and the storage's event channel closes, which happens only once the listener's thread
+/// has ended its runtime (the thread holds a sender until then).
+///
+/// Whether the OS thread itself is gone is not checked: tests in this binary run in
+/// parallel, each with listener threads of the same name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_storage_ends_its_listener() {
+    use jobs::Storage as _;
+
+    let schema = schema_name("drop");
+    let _guard = SchemaGuard(schema.clone());
+    let mine = storage(&schema, None, 2).await;
+    let watcher = pool(1).await;
+    let mut events = mine.subscribe();
+    let pid = listener_pid(&watcher, &schema, None).await;
+
+    drop(mine);
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.recv().await {
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the event channel is still open after 10 s");
+    wait_until("the LISTEN connection closes", async || {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pg_stat_activity WHERE pid = $1")
+            .bind(pid)
+            .fetch_one(&watcher)
+            .await
+            .unwrap()
+            == 0
+    })
+    .await;
 }
