@@ -1,4 +1,4 @@
-//! Wakeups: NOTIFY payloads, and the background LISTEN task that turns them into
+//! Wakeups: NOTIFY payloads, and the LISTEN thread that turns them into
 //! [`StorageEvent`]s.
 //!
 //! Every statement that makes runs due (enqueue, retry now, release, rescue, replay) or
@@ -11,6 +11,11 @@
 //! `origin` names the `PgStorage` that sent it: that storage has already told its own
 //! subscribers in process, so its listener skips its own notifications. The namespace is
 //! last, so it may contain `:`.
+//!
+//! The listener runs on a thread of its own, with a current-thread tokio runtime of its
+//! own: it must outlive whichever runtime subscribed first (a test's, a sub-command's, one
+//! built for a single job), since every later subscriber of the storage, on any runtime,
+//! is woken through it. The thread ends when the storage is dropped.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -36,7 +41,7 @@ pub(crate) fn channel(schema: &str) -> String {
 /// application's transaction): every listener forwards them.
 pub(crate) const NO_ORIGIN: &str = "-";
 
-/// What one storage shares with its listener task.
+/// What one storage shares with its listener thread.
 #[derive(Debug)]
 pub(crate) struct Events {
     pub(crate) sender: broadcast::Sender<StorageEvent>,
@@ -45,8 +50,9 @@ pub(crate) struct Events {
     pub(crate) namespaces: Arc<Mutex<HashSet<String>>>,
     /// This storage's origin tag in payloads.
     pub(crate) origin: String,
+    /// Whether the listener thread was started (by the first subscriber).
     pub(crate) started: std::sync::atomic::AtomicBool,
-    /// Cancelled when the storage is dropped, to end the listener task.
+    /// Cancelled when the storage is dropped, to end the listener thread.
     pub(crate) stop: CancellationToken,
 }
 
@@ -107,7 +113,10 @@ pub(crate) fn parse(payload: &str) -> Option<(String, StorageEvent)> {
     Some((origin.to_owned(), event))
 }
 
-/// What the listener task needs; nothing that keeps the storage alive.
+/// The name of every listener thread (as a debugger or `top -H` shows it).
+const THREAD_NAME: &str = "jobs-pg-listen";
+
+/// What the listener thread needs; nothing that keeps the storage alive.
 pub(crate) struct Listen {
     pub(crate) options: PgConnectOptions,
     pub(crate) channel: String,
@@ -118,9 +127,49 @@ pub(crate) struct Listen {
 }
 
 impl Listen {
+    /// Starts the listener on a thread of its own, which ends once the storage is dropped
+    /// (`stop`). The thread logs to the caller's tracing subscriber, even one set only for
+    /// the caller's thread.
+    ///
+    /// # Errors
+    ///
+    /// The thread could not be spawned; nothing was started.
+    pub(crate) fn spawn(self) -> std::io::Result<()> {
+        let dispatch = tracing::dispatcher::get_default(tracing::Dispatch::clone);
+        std::thread::Builder::new()
+            .name(THREAD_NAME.to_owned())
+            .spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || self.run_on_a_runtime_of_its_own());
+            })
+            .map(drop)
+    }
+
+    /// The body of the listener thread: builds its runtime (here, not in the caller,
+    /// which may be inside a runtime where dropping another one would panic) and LISTENs
+    /// on it. Without a runtime it logs why and returns: workers poll.
+    fn run_on_a_runtime_of_its_own(self) {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                tracing::warn!(channel = %self.channel, %error, "could not build the runtime of the LISTEN thread: no job wakeups, workers will poll");
+                return;
+            }
+        };
+        runtime.block_on(self.run());
+        // The runtime first, with whatever sqlx left on it; then `self`, whose sender of the
+        // storage's events is the last one once the storage is gone: a subscriber sees the
+        // channel close only when this thread is done.
+        drop(runtime);
+        drop(self);
+    }
+
     /// LISTENs until the storage is dropped, reconnecting after any failure. Never panics;
     /// while it is disconnected, workers fall back to polling.
-    pub(crate) async fn run(self) {
+    async fn run(&self) {
         // A pool of one connection of its own, so the listener never holds a connection
         // of the application's pool, and a dead connection is replaced on the next acquire.
         let pool = PgPoolOptions::new()

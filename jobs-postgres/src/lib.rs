@@ -66,6 +66,17 @@
 //! # }
 //! ```
 //!
+//! # Wakeups
+//!
+//! The first subscriber (the first worker to start) starts the storage's listener: one
+//! connection of its own that `LISTEN`s on the schema's channel, on a thread of its own
+//! (`jobs-pg-listen`) with a small current-thread tokio runtime of its own. It depends on
+//! no caller's runtime: every worker of the storage, on any runtime, is woken through it,
+//! even after the runtime that started it has ended (a test's, a sub-command's, one built
+//! for a single job), and subscribing outside any runtime starts it too. It reconnects by
+//! itself after any failure, and ends when the last handle to the storage is dropped. If
+//! the thread cannot be started, that is logged and workers poll.
+//!
 //! # Whose clock decides
 //!
 //! The database's. Every statement reads `now()` on the server: due times, leases, lease
@@ -127,7 +138,7 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Ends the LISTEN task, if one was started.
+        // Ends the LISTEN thread, if one was started.
         self.events.stop.cancel();
     }
 }
@@ -400,26 +411,30 @@ impl PgStorage {
         self.inner.clock.as_ref().map(|clock| clock.now())
     }
 
-    /// Starts the LISTEN task once, on the current tokio runtime.
+    /// Starts the LISTEN thread once, whatever runtime (if any) the caller is on. If the
+    /// thread cannot be spawned, workers poll, and the next subscriber tries again.
     fn start_listener(&self) {
         let events = &self.inner.events;
         if events.started.swap(true, Ordering::AcqRel) {
             return;
         }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        if let Err(error) = self.listen().spawn() {
             events.started.store(false, Ordering::Release);
-            tracing::warn!("subscribed outside a tokio runtime: no LISTEN task, workers will poll");
-            return;
-        };
-        let listen = events::Listen {
+            tracing::warn!(channel = %self.inner.channel, %error, "could not spawn the LISTEN thread: no job wakeups, workers will poll");
+        }
+    }
+
+    /// What the LISTEN thread needs: the pool's connect options and the storage's events.
+    fn listen(&self) -> events::Listen {
+        let events = &self.inner.events;
+        events::Listen {
             options: (*self.inner.pool.connect_options()).clone(),
             channel: self.inner.channel.clone(),
             origin: events.origin.clone(),
             sender: events.sender.clone(),
             namespaces: events.namespaces.clone(),
             stop: events.stop.clone(),
-        };
-        runtime.spawn(listen.run());
+        }
     }
 }
 
