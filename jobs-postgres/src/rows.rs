@@ -66,6 +66,7 @@ fn build_run(row: &PgRow) -> Result<Run, BoxError> {
         .try_get::<Option<Uuid>, _>("replay_of")?
         .map(RunId::from_uuid);
     run.replay_reason = row.try_get("replay_reason")?;
+    run.tick = row.try_get("tick")?;
     Ok(run)
 }
 

@@ -15,29 +15,31 @@ const RUN_COLUMNS: &str = "r.id, r.namespace, r.task, r.queue, \
          THEN 'scheduled' ELSE r.status END AS status, \
     r.payload, r.attempt, r.max_attempts, r.failures, r.snoozes, r.handbacks, r.priority, \
     r.idempotency_key, r.created_at, \
-    r.run_at, r.started_at, r.finished_at, r.last_error, r.replay_of, r.replay_reason";
+    r.run_at, r.started_at, r.finished_at, r.last_error, r.replay_of, r.replay_reason, r.tick";
 
 /// Stores a batch of runs in one statement. Keys already taken are skipped (`ON CONFLICT
 /// DO NOTHING` on the unique partial index) and read back by the caller; one NOTIFY per
 /// namespace with a due run, in the same statement.
 ///
-/// `$2` origin, `$3..$12` the columns as arrays.
+/// `$2` origin, `$3..$13` the columns as arrays.
 const ENQUEUE: &str = "
 WITH input AS (
     SELECT *
     FROM unnest($3::uuid[], $4::text[], $5::text[], $6::jsonb[], $7::int4[], $8::int2[],
-                $9::text[], $10::timestamptz[], $11::int8[], $12::text[])
+                $9::text[], $10::timestamptz[], $11::int8[], $12::text[], $13::timestamptz[])
          WITH ORDINALITY AS t(id, namespace, task, payload, max_attempts, priority,
-                              idempotency_key, at, delay_us, queue, ord)
+                              idempotency_key, at, delay_us, queue, tick, ord)
 ),
 inserted AS (
     INSERT INTO {s}.runs AS r (id, namespace, task, queue, status, payload, attempt,
-                               max_attempts, priority, idempotency_key, created_at, run_at)
+                               max_attempts, priority, idempotency_key, created_at, run_at,
+                               tick)
     SELECT id, namespace, task, queue, 'queued', payload, 0, max_attempts, priority,
            idempotency_key,
            {now},
            CASE WHEN at IS NULL THEN {now} + delay_us * interval '1 microsecond'
-                ELSE greatest(at, {now}) END
+                ELSE greatest(at, {now}) END,
+           tick
     FROM input
     -- Keys in one order in every statement, so two batches sharing keys cannot deadlock;
     -- `ord` last, so of two equal keys in one batch the first is the one stored.
@@ -392,10 +394,10 @@ WITH original AS (
 replayed AS (
     INSERT INTO {s}.runs AS r (id, namespace, task, queue, status, payload, attempt,
                                max_attempts, priority, created_at, run_at, replay_of,
-                               replay_reason)
+                               replay_reason, tick)
     SELECT $4, o.namespace, o.task, o.queue, 'queued', o.payload, 0,
            coalesce($7::int4, o.max_attempts),
-           o.priority, {now}, {now}, o.id, $5
+           o.priority, {now}, {now}, o.id, $5, o.tick
     FROM original AS o
     WHERE o.status IN ('succeeded', 'cancelled', 'dead_lettered')
     RETURNING {cols}

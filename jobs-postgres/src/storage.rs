@@ -240,6 +240,7 @@ impl PgStorage {
         let mut keys = Vec::with_capacity(n);
         let mut ats = Vec::with_capacity(n);
         let mut delays = Vec::with_capacity(n);
+        let mut ticks = Vec::with_capacity(n);
         for &i in indexes {
             let run = &runs[i];
             ids.push(run.id.as_uuid());
@@ -258,6 +259,7 @@ impl PgStorage {
             };
             ats.push(at);
             delays.push(delay);
+            ticks.push(run.tick.map(|tick| tick.max(DateTime::UNIX_EPOCH)));
         }
         let rows = sqlx::query(&self.inner.sql.enqueue)
             .bind(self.now())
@@ -272,6 +274,7 @@ impl PgStorage {
             .bind(ats)
             .bind(delays)
             .bind(queues)
+            .bind(ticks)
             .fetch_all(&mut *conn)
             .await
             .map_err(failed("enqueue runs"))?;

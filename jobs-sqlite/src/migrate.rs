@@ -19,6 +19,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0002_budget_counters",
         include_str!("../migrations/0002_budget_counters.sql"),
     ),
+    (
+        3,
+        "0003_periodic_tick",
+        include_str!("../migrations/0003_periodic_tick.sql"),
+    ),
 ];
 
 /// The `user_version` of a file with every migration applied: the last one's number.

@@ -93,6 +93,7 @@ pub(crate) fn run(row: &SqliteRow, now: DateTime<Utc>) -> Result<Run, Error> {
         .map(run_id)
         .transpose()?;
     run.replay_reason = get(row, "replay_reason")?;
+    run.tick = optional_time(get(row, "tick")?)?;
     Ok(run)
 }
 

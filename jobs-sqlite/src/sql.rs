@@ -14,7 +14,7 @@ macro_rules! run_columns {
     () => {
         "id, namespace, task, queue, status, payload, attempt, max_attempts, failures, \
          snoozes, handbacks, priority, idempotency_key, created_at, run_at, started_at, \
-         finished_at, last_error, replay_of, replay_reason"
+         finished_at, last_error, replay_of, replay_reason, tick"
     };
 }
 
@@ -28,15 +28,15 @@ macro_rules! leases_in {
 
 /// Stores a batch of runs, in the batch's order. Keys already taken are skipped; the
 /// caller reads their holders. `?1` now, `?2` the runs as `[id, namespace, task, queue,
-/// payload text, max_attempts, priority, key, run_at]` arrays.
+/// payload text, max_attempts, priority, key, run_at, tick]` arrays.
 pub(crate) const ENQUEUE: &str = "
 INSERT INTO runs (id, namespace, task, queue, status, payload, attempt, max_attempts,
-                  priority, idempotency_key, created_at, run_at)
+                  priority, idempotency_key, created_at, run_at, tick)
 SELECT json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'),
        json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]'), 'queued',
        json_extract(j.value, '$[4]'), 0, json_extract(j.value, '$[5]'),
        json_extract(j.value, '$[6]'), json_extract(j.value, '$[7]'), ?1,
-       json_extract(j.value, '$[8]')
+       json_extract(j.value, '$[8]'), json_extract(j.value, '$[9]')
 FROM json_each(?2) AS j
 WHERE true
 ORDER BY j.key
@@ -220,9 +220,9 @@ ON CONFLICT (run_id, number) DO NOTHING";
 /// `?6` (NULL: the original's). `?2` now, `?4` namespace.
 pub(crate) const REPLAY: &str = concat!(
     "INSERT INTO runs (id, namespace, task, queue, status, payload, attempt, max_attempts,
-                       priority, created_at, run_at, replay_of, replay_reason)
+                       priority, created_at, run_at, replay_of, replay_reason, tick)
      SELECT ?1, namespace, task, queue, 'queued', payload, 0, coalesce(?6, max_attempts),
-            priority, ?2, ?2, id, ?3
+            priority, ?2, ?2, id, ?3, tick
      FROM runs WHERE namespace = ?4 AND id = ?5
      RETURNING ",
     run_columns!()

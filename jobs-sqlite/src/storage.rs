@@ -124,6 +124,7 @@ impl SqliteStorage {
                 run.priority,
                 run.idempotency_key,
                 run_at,
+                run.tick.map(stamp),
             ]));
         }
         let mut tx = self.write(action).await?;
@@ -337,6 +338,7 @@ fn new_run(run: &NewRun, now: DateTime<Utc>, run_at: DateTime<Utc>) -> Run {
     stored.priority = run.priority;
     stored.idempotency_key = run.idempotency_key.clone();
     stored.run_at = run_at;
+    stored.tick = run.tick;
     stored
 }
 

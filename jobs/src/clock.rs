@@ -87,3 +87,11 @@ pub(crate) fn add(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
         .and_then(|by| at.checked_add_signed(by))
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
+
+/// `at - by`, saturating instead of overflowing.
+pub(crate) fn sub(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(by)
+        .ok()
+        .and_then(|by| at.checked_sub_signed(by))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}

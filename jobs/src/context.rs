@@ -1,5 +1,6 @@
 //! What a running attempt knows about itself.
 
+use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Jobs;
@@ -35,6 +36,7 @@ pub struct Context {
     max_attempts: u32,
     failures: u32,
     snoozes: u32,
+    tick: Option<DateTime<Utc>>,
     cancel: CancellationToken,
     jobs: Jobs,
 }
@@ -49,6 +51,7 @@ impl Context {
             max_attempts: run.max_attempts,
             failures: run.failures,
             snoozes: run.snoozes,
+            tick: run.tick,
             cancel,
             jobs,
         }
@@ -64,6 +67,7 @@ impl Context {
             max_attempts: 1,
             failures: 0,
             snoozes: 0,
+            tick: None,
             cancel: CancellationToken::new(),
             jobs: jobs.clone(),
         }
@@ -99,6 +103,13 @@ impl Context {
     /// Times this run snoozed before this attempt.
     pub fn snoozes(&self) -> u32 {
         self.snoozes
+    }
+
+    /// The cron tick this run is for, when a [`Periodic`](crate::Periodic) schedule
+    /// enqueued it (or it replays such a run): the time the work is about, even when the
+    /// attempt starts late or is a retry. `None` for every other run.
+    pub fn tick(&self) -> Option<DateTime<Utc>> {
+        self.tick
     }
 
     /// Whether this attempt failing would dead-letter the run: its budget would be spent.

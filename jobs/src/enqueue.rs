@@ -252,6 +252,7 @@ fn new_run<T: Task>(
         priority: options.priority,
         idempotency_key,
         schedule: options.schedule,
+        tick: None,
     })
 }
 

@@ -113,6 +113,7 @@ impl<'a> EnqueueJson<'a> {
             priority: self.priority,
             idempotency_key: self.key,
             schedule: self.schedule,
+            tick: None,
         })
     }
 }

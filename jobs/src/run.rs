@@ -251,6 +251,10 @@ pub struct Run {
     pub replay_of: Option<RunId>,
     /// Why it was replayed.
     pub replay_reason: Option<String>,
+    /// The cron tick this run is for, when a periodic schedule enqueued it (its replays
+    /// keep it): what [`Context::tick`](crate::Context::tick) reads.
+    #[serde(default)]
+    pub tick: Option<DateTime<Utc>>,
 }
 
 impl Run {
@@ -285,6 +289,7 @@ impl Run {
             last_error: None,
             replay_of: None,
             replay_reason: None,
+            tick: None,
         }
     }
 
@@ -528,6 +533,7 @@ mod tests {
             last_error: Some("webhook delivery failed: 500".into()),
             replay_of: None,
             replay_reason: None,
+            tick: None,
         };
         let json = serde_json::to_value(&run).unwrap();
         assert_eq!(json["status"], "dead_lettered");
@@ -552,6 +558,7 @@ mod tests {
             "last_error",
             "replay_of",
             "replay_reason",
+            "tick",
         ] {
             assert!(json.get(field).is_some(), "missing {field}");
         }

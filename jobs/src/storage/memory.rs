@@ -401,6 +401,7 @@ impl Storage for MemoryStorage {
                     last_error: None,
                     replay_of: None,
                     replay_reason: None,
+                    tick: new.tick,
                 };
                 if let Some(key) = &run.idempotency_key {
                     space.keys.insert(key.clone(), run.id);
@@ -751,6 +752,7 @@ impl Storage for MemoryStorage {
                 last_error: None,
                 replay_of: Some(id),
                 replay_reason: Some(reason),
+                tick: original.tick,
             };
             space.queue(&run, now);
             space.runs.insert(

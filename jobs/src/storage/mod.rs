@@ -149,6 +149,8 @@ pub struct NewRun {
     pub idempotency_key: Option<String>,
     /// When its first attempt is due.
     pub schedule: Schedule,
+    /// The cron tick it is for, when a periodic schedule enqueues it; stored as is.
+    pub tick: Option<DateTime<Utc>>,
 }
 
 impl NewRun {
@@ -170,6 +172,7 @@ impl NewRun {
             priority: 0,
             idempotency_key: None,
             schedule: Schedule::Now,
+            tick: None,
         }
     }
 }

@@ -153,6 +153,8 @@ macro_rules! storage_conformance {
             backoff_counts_only_failed_attempts,
             replay_starts_with_the_compiled_budget,
             lost_attempts_keep_their_place_in_line,
+            periodic_ticks_are_never_skipped,
+            periodic_catch_up_is_bounded,
         }
     };
 }

@@ -308,3 +308,24 @@ conformance_task!(
         }
     }
 );
+
+/// Notes the cron tick its run is for (`tick <RFC 3339>`, or `tick none`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NoteTick {
+    /// The token to note under.
+    pub token: String,
+}
+conformance_task!(
+    NoteTick,
+    "jobs-conformance-note-tick",
+    RetryPolicy::fixed(3, Duration::from_secs(1)),
+    None,
+    |this, ctx| {
+        let tick = ctx.tick().map_or_else(
+            || "none".to_owned(),
+            |tick| tick.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        );
+        note(&this.token, &format!("tick {tick}"));
+        Ok(())
+    }
+);

@@ -61,7 +61,9 @@ impl Jobs {
         // enqueue runs in another.
         loop {
             // The next tick of every periodic schedule has its run (due when it is).
-            crate::periodic::ensure_next_ticks(self).await?;
+            crate::periodic::Scheduler::new(self, Duration::ZERO, Duration::MAX)
+                .pass(self)
+                .await?;
             let mut ran = false;
             for (queue, tasks, limit) in &groups {
                 while self.drain_batch(queue, tasks, limit, &mut report).await? {

@@ -643,18 +643,25 @@ impl Pool {
 }
 
 impl Pool {
-    /// Every poll interval: the next tick of every periodic schedule gets its run, due at
-    /// the tick (see [`Periodic`](crate::Periodic)). Every worker does it; the tick's
-    /// idempotency key keeps one run.
+    /// Every poll interval: every tick of every periodic schedule up to two poll
+    /// intervals ahead gets its run, due at the tick, including ticks a late pass would
+    /// otherwise have missed (see [`Periodic`](crate::Periodic)). Every worker does it;
+    /// the tick's idempotency key keeps one run.
     async fn schedule(self: Arc<Self>, stop: CancellationToken) {
-        let mut tick = tokio::time::interval(self.config.poll_interval);
+        let every = self.config.poll_interval;
+        let mut scheduler = crate::periodic::Scheduler::new(
+            &self.jobs,
+            every.saturating_mul(2),
+            self.config.retention.key_window_for(),
+        );
+        let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            match crate::periodic::ensure_next_ticks(&self.jobs).await {
+            match scheduler.pass(&self.jobs).await {
                 Ok(0) => {}
                 Ok(created) => {
                     tracing::debug!(worker = %self.id, created, "enqueued the next ticks of periodic schedules");

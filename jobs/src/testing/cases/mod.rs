@@ -7,6 +7,7 @@ mod leases;
 mod lifecycle;
 mod listing;
 mod operate;
+mod periodic;
 mod worker;
 
 pub use budget::*;
@@ -16,6 +17,7 @@ pub use leases::*;
 pub use lifecycle::*;
 pub use listing::*;
 pub use operate::*;
+pub use periodic::*;
 pub use worker::*;
 
 use crate::run::Run;
