@@ -1,17 +1,22 @@
 //! `SqliteStorage` beyond the conformance suite: several workers and two storages sharing
-//! one file in one process, a restart keeping every run, and files it must refuse.
+//! one file in one process, a restart keeping every run, files it must refuse, and the
+//! watch of other processes' writes: it wakes idle workers, outlives the runtime that
+//! subscribed first (and needs none), and ends with its storage.
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
 mod sqlite_support;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use jobs::storage::StorageEvent;
 use jobs::{Context, Error, Jobs, RunId, RunStatus, Storage};
 use jobs_sqlite::SqliteStorage;
 use sqlite_support::fresh_path;
+use tokio::sync::broadcast;
 
 /// How many times each run's handler ran, by run.
 static EXECUTIONS: Mutex<Option<HashMap<RunId, u32>>> = Mutex::new(None);
@@ -305,6 +310,208 @@ async fn idle_workers_notice_runs_enqueued_by_another_process() {
         "no wakeup reaches an unwatched storage"
     );
     blind.shutdown().await;
+}
+
+/// Waits until the run `id` has succeeded, failing the test after `within`: `why` says
+/// what was missing.
+async fn wait_for_success(jobs: &Jobs, id: RunId, within: Duration, why: &str) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let status = jobs.runs().get(&id).await.unwrap().unwrap().status;
+        if status == RunStatus::Succeeded {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "run {id} is still {status} after {within:?}: {why}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs `work` on a runtime of its own, on a thread of its own, then ends that runtime
+/// (as a sub-command's `#[tokio::main]` or a runtime built for one job would), and waits
+/// for the thread.
+async fn on_a_passing_runtime<F>(work: impl FnOnce() -> F + Send + 'static)
+where
+    F: Future<Output = ()>,
+{
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(work());
+        drop(runtime); // every task spawned on it ends here
+    });
+    tokio::task::spawn_blocking(move || thread.join().unwrap())
+        .await
+        .unwrap();
+}
+
+/// The first subscriber of a storage is on a runtime that then ends; a worker started
+/// afterwards on another runtime, polling once an hour, is still woken by a run enqueued
+/// through another storage of the file (as by another process).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watch_outlives_the_runtime_that_subscribed_first() {
+    let path = fresh_path("passing");
+    let mine = SqliteStorage::open(&path).await.unwrap();
+    let other = jobs_on(SqliteStorage::open(&path).await.unwrap());
+
+    // Subscribes on a runtime of its own, gives the watch time to look a few times, and
+    // ends that runtime.
+    let first = mine.clone();
+    on_a_passing_runtime(async move || {
+        let _events = first.subscribe();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    })
+    .await;
+
+    // A run that was due before the worker started: its first claim takes it, so once it
+    // has succeeded (and the worker has looked again) the worker is idle, and only a
+    // wakeup brings it back before an hour.
+    let due = other.enqueue(CountExecution { n: 1 }).await.unwrap();
+    let worker = jobs_on(mine)
+        .worker()
+        .queue("default", 4)
+        .poll_interval(Duration::from_secs(3600))
+        .start();
+    wait_for_success(&other, due.id(), Duration::from_secs(10), "the first claim").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let woken = other.enqueue(CountExecution { n: 2 }).await.unwrap();
+    wait_for_success(
+        &other,
+        woken.id(),
+        Duration::from_secs(10),
+        "no wakeup reached the idle worker (its poll is an hour)",
+    )
+    .await;
+    let report = worker.shutdown().await;
+    assert_eq!(report.completed, 2);
+}
+
+/// Subscribing outside any tokio runtime still starts the watch: once the storage claims
+/// from a namespace, the receiver hears of a run enqueued there through another storage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribing_outside_a_runtime_still_watches() {
+    use jobs::storage::{ClaimRequest, NewRun};
+
+    let path = fresh_path("nort");
+    let mine = SqliteStorage::open(&path).await.unwrap();
+    let other = SqliteStorage::open(&path).await.unwrap();
+    let subscriber = mine.clone();
+    let mut events = std::thread::spawn(move || subscriber.subscribe())
+        .join()
+        .unwrap();
+    // Time for the watch to take its first look: a commit before it goes unnoticed.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Claims nothing (no run of that task), but the storage now wakes "nort".
+    let claimed = mine
+        .claim(ClaimRequest::new(
+            "nort",
+            vec!["no-such-task".to_owned()],
+            1,
+            Duration::from_secs(60),
+            "test",
+        ))
+        .await
+        .unwrap();
+    assert!(claimed.is_empty());
+
+    other
+        .enqueue(vec![NewRun::new(
+            "nort",
+            "count-execution",
+            serde_json::json!({ "n": 1 }),
+            1,
+        )])
+        .await
+        .unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("a wakeup within 10 s")
+        .unwrap();
+    assert_eq!(
+        event,
+        StorageEvent::RunsAvailable {
+            namespace: "nort".to_owned()
+        }
+    );
+}
+
+/// How many of this process's open files are the database file `db` or its `-wal`: one
+/// pair per open connection. `None` where this cannot be known (not Linux).
+fn open_files(db: &std::path::Path) -> Option<usize> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let db = std::fs::canonicalize(db).unwrap();
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    let count = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .filter(|target| *target == db || target.as_os_str() == wal)
+        .count();
+    Some(count)
+}
+
+/// Waits until no connection of this process has the file `db` open (where that can be
+/// known), failing the test after 10 s.
+async fn wait_until_no_connection_is_open(db: &std::path::Path) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while let Some(open) = open_files(db).filter(|open| *open > 0) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{open} files of {} still open after 10 s",
+            db.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A storage with a subscriber, after its watch has had time to open its connection.
+async fn watching(tag: &str) -> (SqliteStorage, PathBuf, broadcast::Receiver<StorageEvent>) {
+    let path = fresh_path(tag);
+    let storage = SqliteStorage::open(&path).await.unwrap();
+    let events = storage.subscribe();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_ne!(
+        open_files(&path),
+        Some(0),
+        "the file is open while the storage is"
+    );
+    (storage, path, events)
+}
+
+/// Dropping the last handle to a storage ends its watch: the storage's event channel
+/// closes, which happens only once the watch has ended (it holds a sender until then),
+/// and (on Linux, where this test can see it) every connection to the file is closed,
+/// the watch's included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_storage_ends_its_watch() {
+    let (storage, path, mut events) = watching("drop").await;
+    drop(storage);
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.recv().await {
+                Err(broadcast::error::RecvError::Closed) => break,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the event channel is still open after 10 s");
+    wait_until_no_connection_is_open(&path).await;
+}
+
+/// Closing a storage that still has subscribers closes the watch's connection too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_storage_closes_the_watch_connection() {
+    let (storage, path, _events) = watching("close").await;
+    storage.close().await;
+    wait_until_no_connection_is_open(&path).await;
 }
 
 /// A file written by the first version, where each snooze and hand-back raised the run's
