@@ -55,6 +55,14 @@
 //! disk: SQLite's locks are not reliable on network file systems. Many machines, or many
 //! busy processes, are what PostgreSQL (`jobs-postgres`) is for.
 //!
+//! That watch is started by the first subscriber (the first worker to start): one
+//! connection of its own, on a thread of its own (`jobs-sqlite-watch`) with a small
+//! current-thread tokio runtime of its own. It depends on no caller's runtime: every worker
+//! of the storage, on any runtime, is woken through it, even after the runtime that started
+//! it has ended (a test's, a sub-command's, one built for a single job), and subscribing
+//! outside any runtime starts it too. It ends when the storage is closed or the last handle
+//! to it is dropped. If the thread cannot be started, that is logged and workers poll.
+//!
 //! # Schema
 //!
 //! The tables `runs`, `attempts` and `limit_starts` are created by the migrations
@@ -97,9 +105,9 @@ struct Inner {
     reader: SqlitePool,
     clock: Option<Arc<dyn Clock>>,
     events: broadcast::Sender<StorageEvent>,
-    /// What the watch task (other processes' writes) needs.
+    /// What the watch thread (other processes' writes) needs.
     watch: watch::Watch,
-    /// The file's connection options, for the watch task's own connection.
+    /// The file's connection options, for the watch thread's own connection.
     options: SqliteConnectOptions,
 }
 
