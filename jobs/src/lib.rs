@@ -68,7 +68,7 @@ pub mod __private;
 
 pub use crate::client::{IntoStorage, Jobs, JobsBuilder};
 pub use crate::clock::{Clock, ManualClock, SystemClock};
-pub use crate::context::Context;
+pub use crate::context::{CancelReason, Context};
 pub use crate::enqueue::{Enqueue, EnqueueMany};
 pub use crate::enqueue_json::EnqueueJson;
 pub use crate::error::Error;

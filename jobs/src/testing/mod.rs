@@ -154,6 +154,7 @@ macro_rules! storage_conformance {
             replay_starts_with_the_compiled_budget,
             lost_attempts_keep_their_place_in_line,
             periodic_ticks_are_never_skipped,
+            shutdown_tells_attempts_before_handing_them_back,
             periodic_catch_up_is_bounded,
         }
     };

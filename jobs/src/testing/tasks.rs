@@ -220,7 +220,8 @@ conformance_task!(
     }
 );
 
-/// Notes `started`, waits until cancelled (or 10 s), notes `cancelled`, returns Ok.
+/// Notes `started`, waits until cancelled (or 10 s), notes `cancelled: <reason>`, returns
+/// Ok.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WaitForCancel {
     /// The token to note under.
@@ -234,7 +235,7 @@ conformance_task!(
     |this, ctx| {
         note(&this.token, "started");
         tokio::select! {
-            _ = ctx.cancelled() => note(&this.token, "cancelled"),
+            _ = ctx.cancelled() => note(&this.token, &format!("cancelled: {:?}", ctx.cancel_reason())),
             _ = tokio::time::sleep(Duration::from_secs(10)) => note(&this.token, "not cancelled"),
         }
         Ok(())
@@ -327,5 +328,33 @@ conformance_task!(
         );
         note(&this.token, &format!("tick {tick}"));
         Ok(())
+    }
+);
+
+/// Notes `started`, waits until its context is cancelled (or 10 s), notes `cancelled:
+/// <reason>`, then returns a retryable error ("stopped early"): what a handler that stops when told
+/// does.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StopWhenTold {
+    /// The token to note under.
+    pub token: String,
+}
+conformance_task!(
+    StopWhenTold,
+    "jobs-conformance-stop-when-told",
+    RetryPolicy::fixed(3, Duration::from_secs(1)),
+    None,
+    |this, ctx| {
+        note(&this.token, "started");
+        tokio::select! {
+            _ = ctx.cancelled() => {
+                note(&this.token, &format!("cancelled: {:?}", ctx.cancel_reason()));
+                Err(TaskError::retryable("stopped early"))
+            }
+            _ = tokio::time::sleep(Duration::from_secs(10)) => {
+                note(&this.token, "not cancelled");
+                Ok(())
+            }
+        }
     }
 );

@@ -2,13 +2,12 @@
 
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::execute::execute;
+use super::execute::{Verdict, execute};
 use super::metrics;
 use crate::client::Jobs;
-use crate::context::Context;
+use crate::context::{Cancel, Context};
 use crate::error::Error;
 use crate::limits::KeyLimit;
 use crate::storage::{AttemptResult, ClaimRequest, Lease, Outcome};
@@ -115,11 +114,19 @@ impl Jobs {
             );
             let task = registration.name();
             metrics::attempt_started(task, run.run_at, run.started_at.unwrap_or(run.run_at));
-            let ctx = Context::new(&run, CancellationToken::new(), self.clone());
+            let ctx = Context::new(&run, Cancel::new(), self.clone());
             let began = std::time::Instant::now();
-            let result = execute(registration, run.payload, ctx)
+            let result = match execute(registration, run.payload, ctx)
                 .instrument(span)
-                .await;
+                .await
+            {
+                Verdict::Record(result) => result,
+                // Drains are never shut down; nothing to hand back.
+                Verdict::HandBack(error) => AttemptResult::Retry {
+                    error,
+                    delay: Duration::ZERO,
+                },
+            };
             metrics::attempt_ended(task, &result, began.elapsed());
             match &result {
                 AttemptResult::Succeeded => report.succeeded += 1,

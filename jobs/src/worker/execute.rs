@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context as Poll, Poll as Ready};
 use std::time::Duration;
 
-use crate::context::Context;
+use crate::context::{CancelReason, Context};
 use crate::registry::{AttemptFuture, TaskRegistration};
 use crate::storage::AttemptResult;
 use crate::task::{MAX_SNOOZES, TaskError};
@@ -19,21 +19,31 @@ enum Ending {
     TimedOut(Duration),
 }
 
-/// Runs one attempt, in the calling task, and returns what storage should record.
+/// What becomes of an attempt that ended.
+pub(crate) enum Verdict {
+    /// Record this result.
+    Record(AttemptResult),
+    /// The handler stopped early with a retryable error after its worker began shutting
+    /// down: hand the run back (the error, for the log), using none of its budget.
+    HandBack(String),
+}
+
+/// Runs one attempt, in the calling task, and says what becomes of it.
 ///
 /// A panic in the handler is caught here (it is a failed attempt, not a dead worker), and
 /// the task's timeout, if any, bounds the attempt. Aborting the calling task abandons the
-/// attempt without a result, which is how a shutdown hands runs back.
+/// attempt without a result, which is how a shutdown hands back what did not return.
 pub(crate) async fn execute(
     registration: &'static TaskRegistration,
     payload: serde_json::Value,
     ctx: Context,
-) -> AttemptResult {
+) -> Verdict {
     let budget = Budget {
         max_attempts: ctx.max_attempts(),
         failures: ctx.failures(),
         snoozes: ctx.snoozes(),
     };
+    let cancel = ctx.cancel_handle();
     let handler = CatchUnwind((registration.start)(payload, ctx));
     let ending = match (registration.timeout)() {
         Some(limit) => tokio::time::timeout(limit, handler)
@@ -41,7 +51,13 @@ pub(crate) async fn execute(
             .unwrap_or(Ending::TimedOut(limit)),
         None => handler.await,
     };
-    decide(registration, budget, ending)
+    if let Ending::Returned(Err(error)) = &ending {
+        let stopped_early = !error.is_permanent() && error.snooze_delay().is_none();
+        if stopped_early && cancel.reason() == Some(CancelReason::Shutdown) {
+            return Verdict::HandBack(error.message().to_owned());
+        }
+    }
+    Verdict::Record(decide(registration, budget, ending))
 }
 
 /// What the run's budget was when the attempt started.

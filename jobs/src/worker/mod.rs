@@ -175,8 +175,8 @@ impl WorkerBuilder {
         self
     }
 
-    /// How long [`WorkerHandle::shutdown`] waits for attempts in flight before it hands
-    /// their runs back. Default 30 s. Writing pending results and the hand-back then get
+    /// How long [`WorkerHandle::shutdown`] gives attempts in flight, once told, to finish
+    /// or return before it aborts them and hands their runs back. Default 30 s. Writing pending results and the hand-back then get
     /// up to this long again (at least 1 s, at most 10 s), so a shutdown ends within
     /// about twice this timeout even when the storage is unreachable.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
@@ -246,9 +246,12 @@ impl WorkerHandle {
         &self.id
     }
 
-    /// Stops claiming, waits for attempts in flight up to the shutdown timeout, hands the
-    /// runs of unfinished ones back to the queue, and writes every pending result, within
-    /// a bounded time (see [`WorkerBuilder::shutdown_timeout`]).
+    /// Stops claiming, tells every attempt in flight (its [`Context`](crate::Context) is
+    /// cancelled with [`CancelReason::Shutdown`](crate::CancelReason::Shutdown)), waits for
+    /// them up to the shutdown timeout, aborts and hands back the runs of the ones still
+    /// running (and of the ones that stopped early with a retryable error), and writes
+    /// every pending result, within a bounded time (see
+    /// [`WorkerBuilder::shutdown_timeout`]). A handed-back run uses none of its budget.
     pub async fn shutdown(self) -> ShutdownReport {
         self.stop.cancel();
         let mut total = ShutdownReport::default();

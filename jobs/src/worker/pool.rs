@@ -15,10 +15,10 @@ use tracing::Instrument;
 
 use super::Config;
 use super::ShutdownReport;
-use super::execute::execute;
+use super::execute::{Verdict, execute};
 use super::metrics;
 use crate::client::Jobs;
-use crate::context::Context;
+use crate::context::{Cancel, CancelReason, Context};
 use crate::run::{Run, RunId};
 use crate::storage::{AttemptResult, ClaimRequest, Heartbeat, Lease, Outcome, StorageEvent};
 
@@ -49,7 +49,7 @@ impl Hasher for IdHasher {
 /// A lease this worker holds: until its result is written or the run is handed back.
 struct Held {
     attempt: u32,
-    cancel: CancellationToken,
+    cancel: Cancel,
     abort: AbortHandle,
     /// The handler has returned; only the result write is pending.
     returned: bool,
@@ -137,6 +137,7 @@ impl Pool {
             .then(|| tokio::spawn(self.clone().schedule(stop.clone())));
 
         self.claim_loop(&stop).await;
+        self.tell_attempts_to_stop();
         self.wait_for_attempts().await;
         // What is left to write (pending results, hand-backs) gets a bounded time too, so a
         // storage that is down cannot hold the process: whatever is not written by then
@@ -294,7 +295,7 @@ impl Pool {
     fn cancel_local(&self, id: RunId) {
         if let Some(held) = self.held().get(&id) {
             tracing::info!(worker = %self.id, run_id = %id, "run cancelled while running");
-            held.cancel.cancel();
+            held.cancel.cancel(CancelReason::Cancelled);
         }
     }
 
@@ -347,14 +348,21 @@ impl Pool {
             attempt,
             namespace = %self.namespace(),
         );
-        let cancel = CancellationToken::new();
+        let cancel = Cancel::new();
         let ctx = Context::new(&run, cancel.clone(), self.jobs.clone());
         // Held locked across the spawn, so the attempt cannot report before it is held.
         let mut held = self.held();
         let handle = tokio::spawn(
             async move {
                 let began = std::time::Instant::now();
-                let result = execute(registration, payload, ctx).await;
+                let result = match execute(registration, payload, ctx).await {
+                    Verdict::Record(result) => result,
+                    Verdict::HandBack(error) => {
+                        // Left held and not returned: the shutdown hands it back.
+                        tracing::info!(%error, "the attempt stopped early at shutdown; its run is handed back");
+                        return;
+                    }
+                };
                 metrics::attempt_ended(task_name, &result, began.elapsed());
                 log_result(attempt, &result);
                 let pool = &slot.0;
@@ -377,6 +385,22 @@ impl Pool {
                 returned: false,
             },
         );
+    }
+
+    /// After claiming stopped: tells every attempt in flight that the worker is shutting
+    /// down (its `Context` is cancelled with [`CancelReason::Shutdown`]), so a handler
+    /// that watches it can finish or return before the deadline.
+    fn tell_attempts_to_stop(&self) {
+        let held = self.held();
+        let running = held.values().filter(|h| !h.returned);
+        let mut told = 0;
+        for attempt in running {
+            attempt.cancel.cancel(CancelReason::Shutdown);
+            told += 1;
+        }
+        if told > 0 {
+            tracing::info!(worker = %self.id, attempts = told, "shutting down: told the attempts in flight");
+        }
     }
 
     /// After claiming stopped: waits for running attempts, up to the shutdown timeout.
@@ -405,7 +429,7 @@ impl Pool {
                 .filter_map(|id| held.remove(&id).map(|h| (id, h)))
                 .map(|(id, h)| {
                     h.abort.abort();
-                    h.cancel.cancel();
+                    h.cancel.cancel(CancelReason::Shutdown);
                     Lease {
                         id,
                         attempt: h.attempt,
@@ -560,9 +584,12 @@ impl Pool {
                             if let Some(h) =
                                 held.get(&lease.id).filter(|h| h.attempt == lease.attempt)
                             {
-                                if !h.cancel.is_cancelled() {
+                                if h.cancel
+                                    .reason()
+                                    .is_none_or(|r| r == CancelReason::Shutdown)
+                                {
                                     tracing::info!(worker = %self.id, run_id = %lease.id, "lease lost (cancelled or rescued); stopping the attempt");
-                                    h.cancel.cancel();
+                                    h.cancel.cancel(CancelReason::LeaseLost);
                                 }
                             }
                         }

@@ -7,7 +7,7 @@ use super::ok;
 use crate::list::ListRuns;
 use crate::run::{AttemptOutcome, RunStatus};
 use crate::testing::Harness;
-use crate::testing::tasks::{FollowUp, Sleep, Succeed, seen};
+use crate::testing::tasks::{FollowUp, Sleep, StopWhenTold, Succeed, WaitForCancel, seen};
 
 /// A worker runs everything enqueued (woken by the storage, not by polling: the poll
 /// interval is an hour) and shuts down with nothing left running.
@@ -111,4 +111,55 @@ pub async fn context_enqueues_follow_up_runs(h: Harness) {
         Err(error) => panic!("the follow-up id should parse: {error}"),
     };
     assert_eq!(h.run(follow_up).await.status, RunStatus::Succeeded);
+}
+
+/// Shutdown first tells every attempt in flight (its `Context` is cancelled), then waits
+/// for them up to its deadline, and only then aborts what is left. A handler that
+/// finishes when told succeeds; one that stops early with an error is handed back,
+/// using none of its budget.
+pub async fn shutdown_tells_attempts_before_handing_them_back(h: Harness) {
+    let token = format!("told-{}", crate::RunId::new());
+    let (finishing, stopping) = (format!("{token}-finishing"), format!("{token}-stopping"));
+    let finishes = ok(
+        "enqueue",
+        h.jobs
+            .enqueue(WaitForCancel {
+                token: finishing.clone(),
+            })
+            .await,
+    )
+    .id();
+    let stops = ok(
+        "enqueue",
+        h.jobs
+            .enqueue(StopWhenTold {
+                token: stopping.clone(),
+            })
+            .await,
+    )
+    .id();
+    let worker = h
+        .jobs
+        .worker()
+        .concurrency(2)
+        .poll_interval(Duration::from_millis(10))
+        .shutdown_timeout(Duration::from_secs(5))
+        .start();
+    wait_until(|| {
+        seen(&finishing).contains(&"started".to_owned())
+            && seen(&stopping).contains(&"started".to_owned())
+    })
+    .await;
+    let report = worker.shutdown().await;
+    let told = ["started", "cancelled: Some(Shutdown)"];
+    assert_eq!(seen(&finishing), told, "told, with the reason");
+    assert_eq!(seen(&stopping), told);
+    assert_eq!((report.completed, report.handed_back), (1, 1), "{report:?}");
+    assert_eq!(h.run(finishes).await.status, RunStatus::Succeeded);
+    let run = h.run(stops).await;
+    assert_eq!(run.status, RunStatus::Queued, "handed back");
+    assert_eq!((run.failures, run.handbacks), (0, 1));
+    let attempts = ok("attempts", h.jobs.runs().attempts(&stops).await);
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].outcome, AttemptOutcome::Interrupted);
 }
