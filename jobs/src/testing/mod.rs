@@ -155,6 +155,7 @@ macro_rules! storage_conformance {
             lost_attempts_keep_their_place_in_line,
             periodic_ticks_are_never_skipped,
             shutdown_tells_attempts_before_handing_them_back,
+            drain_holds_only_what_it_runs_and_is_safe_to_drop,
             periodic_catch_up_is_bounded,
         }
     };

@@ -163,3 +163,54 @@ pub async fn shutdown_tells_attempts_before_handing_them_back(h: Harness) {
     assert_eq!(attempts.len(), 1);
     assert_eq!(attempts[0].outcome, AttemptOutcome::Interrupted);
 }
+
+/// `Jobs::drain` holds a lease only on the run it is running, keeps that lease alive
+/// while the attempt takes its time, and hands the run back when its future is dropped:
+/// nothing is left `running` with no one working on it.
+pub async fn drain_holds_only_what_it_runs_and_is_safe_to_drop(h: Harness) {
+    let token = format!("drain-{}", crate::RunId::new());
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let slow = Sleep {
+            token: token.clone(),
+            millis: 60_000,
+        };
+        ids.push(ok("enqueue", h.jobs.enqueue(slow).await).id());
+    }
+    let jobs = h.jobs.clone();
+    let draining = tokio::spawn(async move { jobs.drain().await });
+    wait_until(|| seen(&token).contains(&"started".to_owned())).await;
+    let running = ok(
+        "list",
+        h.jobs
+            .runs()
+            .list(ListRuns::new().status(RunStatus::Running))
+            .await,
+    )
+    .runs;
+    assert_eq!(running.len(), 1, "only the run in progress is claimed");
+    let busy = running[0].id;
+
+    // A long attempt: its lease (30 s) is renewed while it runs.
+    h.clock.advance(Duration::from_secs(20));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    h.clock.advance(Duration::from_secs(20));
+    assert!(
+        ok("rescue", h.storage.rescue_expired("conformance").await).is_empty(),
+        "the lease of the attempt in progress was renewed"
+    );
+
+    // Dropped mid-attempt: the run is handed back.
+    draining.abort();
+    let _ = draining.await;
+    let run = h.wait_for(busy, RunStatus::Queued).await;
+    assert_eq!((run.failures, run.handbacks), (0, 1));
+    let attempts = ok("attempts", h.jobs.runs().attempts(&busy).await);
+    assert_eq!(
+        attempts.iter().map(|a| a.outcome).collect::<Vec<_>>(),
+        [AttemptOutcome::Interrupted]
+    );
+    for id in ids {
+        assert_ne!(h.run(id).await.status, RunStatus::Running);
+    }
+}
