@@ -1,5 +1,8 @@
 //! A typed view of the task fn: its arguments sorted into the `Context` and the payload
 //! fields, with the signature rules checked on the way, and the names derived from it.
+//! The `#[cfg]` conditions of a parameter are read in [`cfg`].
+
+mod cfg;
 
 use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;
@@ -8,8 +11,11 @@ use syn::{Attribute, FnArg, Ident, Item, ItemFn, Pat, ReturnType, Type};
 
 use crate::fallback::Errors;
 
+pub(crate) use self::cfg::Cfg;
+
 /// Attributes that rustc accepts on a fn parameter, so they stay there; every other
-/// attribute (`#[serde(default)]`, a doc comment) moves to the payload field.
+/// attribute (`#[serde(default)]`, a doc comment) moves to the payload field. The
+/// conditions of `cfg` and `cfg_attr` are also copied wherever the parameter is used.
 const PARAM_ATTRS: &[&str] = &[
     "cfg", "cfg_attr", "allow", "warn", "deny", "forbid", "expect",
 ];
@@ -25,8 +31,9 @@ pub(crate) struct TaskFn {
 
 /// One parameter of the task fn.
 pub(crate) enum Param {
-    /// The `jobs::Context` of the attempt; not part of the payload.
-    Context,
+    /// The `jobs::Context` of the attempt, and when the parameter exists; not part of
+    /// the payload.
+    Context(Cfg),
     /// A field of the payload.
     Field(Field),
 }
@@ -37,22 +44,25 @@ pub(crate) struct Field {
     pub(crate) ty: Box<Type>,
     /// The parameter's attributes that belong on the field.
     pub(crate) attrs: Vec<Attribute>,
+    /// When the parameter, hence the field, exists.
+    pub(crate) cfg: Cfg,
 }
 
 impl TaskFn {
     /// The payload's fields, in order.
     pub(crate) fn fields(&self) -> impl Iterator<Item = &Field> {
         self.params.iter().filter_map(|param| match param {
-            Param::Context => None,
+            Param::Context(_) => None,
             Param::Field(field) => Some(field),
         })
     }
 
-    /// Whether a parameter takes the `Context`.
-    pub(crate) fn takes_context(&self) -> bool {
-        self.params
-            .iter()
-            .any(|param| matches!(param, Param::Context))
+    /// When a parameter takes the `Context`: `None` when none does.
+    pub(crate) fn context(&self) -> Option<&Cfg> {
+        self.params.iter().find_map(|param| match param {
+            Param::Context(cfg) => Some(cfg),
+            Param::Field(_) => None,
+        })
     }
 
     /// The fn's name without `r#`.
@@ -151,9 +161,10 @@ fn read(mut item: ItemFn, errors: &mut Errors) -> TaskFn {
                 errors.spanned(&arg.ty, "a task takes at most one `Context` argument");
             }
             context = true;
-            params.push(Param::Context);
+            params.push(Param::Context(Cfg::of(&arg.attrs)));
             continue;
         }
+        let cfg = Cfg::of(&arg.attrs);
         let attrs = take_field_attrs(&mut arg.attrs);
         check_type(&arg.ty, errors);
         match &*arg.pat {
@@ -162,6 +173,7 @@ fn read(mut item: ItemFn, errors: &mut Errors) -> TaskFn {
                     ident: pat.ident.clone(),
                     ty: arg.ty.clone(),
                     attrs,
+                    cfg,
                 }));
             }
             pat => errors.spanned(
@@ -270,7 +282,7 @@ mod tests {
         });
         assert!(errors.is_empty(), "{errors:?}");
         let task = task.expect("a fn");
-        assert!(task.takes_context());
+        assert!(task.context().is_some());
         let fields: Vec<String> = task.fields().map(|f| f.ident.to_string()).collect();
         assert_eq!(fields, ["a", "b"]);
         let moved: Vec<usize> = task.fields().map(|f| f.attrs.len()).collect();
@@ -284,6 +296,24 @@ mod tests {
     }
 
     #[test]
+    fn cfg_conditions_read_and_kept() {
+        let (task, errors) = read_tokens(quote! {
+            async fn f(#[cfg(a)] #[serde(default)] x: u8, #[cfg(b)] ctx: Context, y: u8) {}
+        });
+        assert!(errors.is_empty(), "{errors:?}");
+        let task = task.expect("a fn");
+        let conditions: Vec<usize> = task.fields().map(|f| f.cfg.predicates().len()).collect();
+        assert_eq!(conditions, [1, 0]);
+        let context = task.context().map(|cfg| cfg.predicates().len());
+        assert_eq!(context, Some(1));
+        let emitted = task.item.to_token_stream().to_string();
+        assert!(
+            emitted.contains("# [cfg (a)] x : u8 , # [cfg (b)] ctx : Context"),
+            "{emitted}"
+        );
+    }
+
+    #[test]
     fn context_paths() {
         for ty in [
             quote!(Context),
@@ -291,11 +321,11 @@ mod tests {
             quote!(::jobs::Context),
         ] {
             let (task, _) = read_tokens(quote!(async fn f(c: #ty) {}));
-            assert!(task.is_some_and(|t| t.takes_context()), "{ty}");
+            assert!(task.is_some_and(|t| t.context().is_some()), "{ty}");
         }
         for ty in [quote!(Context<'a>), quote!(ContextX), quote!(&Context)] {
             let (task, _) = read_tokens(quote!(async fn f(c: #ty) {}));
-            assert!(!task.is_some_and(|t| t.takes_context()), "{ty}");
+            assert!(task.is_some_and(|t| t.context().is_none()), "{ty}");
         }
     }
 
