@@ -99,5 +99,7 @@ pub use crate::worker::{DrainReport, ShutdownReport, WorkerBuilder, WorkerHandle
 /// Retry forms: `backoff = "exponential"` (`initial_delay`, `max_delay`), `"fixed"`
 /// (`initial_delay`) and `"custom"` (`delays = ["10s", "30s", ...]`, the last repeating).
 /// Without `retry(...)` a task gets [`RetryPolicy::DEFAULT`].
+///
+/// `#[cfg(...)]` on an argument works as on any fn; its payload field follows it.
 #[doc(inline)]
 pub use jobs_macros::task;
