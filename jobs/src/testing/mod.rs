@@ -14,7 +14,10 @@
 //! Cases live in [`cases`], grouped by area; the tasks they run are in [`tasks`].
 
 pub mod cases;
+mod faults;
 pub mod tasks;
+
+pub use faults::{Call, FaultyStorage};
 
 use std::future::Future;
 use std::sync::Arc;

@@ -23,6 +23,9 @@ pub const RESCUED: &str = "jobs_runs_rescued_total";
 pub const STALE: &str = "jobs_results_stale_total";
 /// Finished runs deleted by workers' pruning (see [`Retention`](crate::Retention)).
 pub const PRUNED: &str = "jobs_runs_pruned_total";
+/// Results a worker gave up writing after the storage refused them for a whole lease:
+/// their leases lapse, and the runs are rescued and run again.
+pub const RESULTS_ABANDONED: &str = "jobs_results_abandoned_total";
 
 /// Describes every metric once, for recorders that publish descriptions.
 pub(crate) fn describe() {
@@ -48,6 +51,10 @@ pub(crate) fn describe() {
     metrics::describe_counter!(
         STALE,
         "Results dropped because their run was cancelled or rescued meanwhile."
+    );
+    metrics::describe_counter!(
+        RESULTS_ABANDONED,
+        "Results given up after the storage refused them for a whole lease; their runs are rescued and run again."
     );
 }
 
@@ -83,4 +90,9 @@ pub(crate) fn pruned(count: usize) {
 /// `count` results found stale.
 pub(crate) fn stale(count: usize) {
     metrics::counter!(STALE).increment(u64::try_from(count).unwrap_or(u64::MAX));
+}
+
+/// `count` results given up.
+pub(crate) fn results_abandoned(count: usize) {
+    metrics::counter!(RESULTS_ABANDONED).increment(u64::try_from(count).unwrap_or(u64::MAX));
 }

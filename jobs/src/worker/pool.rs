@@ -513,8 +513,10 @@ impl Pool {
         }
     }
 
-    /// Writes one batch of results, retrying while the storage fails.
+    /// Writes one batch of results, retrying while the storage fails, for at most one
+    /// lease length: past that, the batch is given up (see [`abandon`](Self::abandon)).
     async fn write(&self, batch: &mut Vec<Outcome>) {
+        let give_up = Instant::now() + self.config.lease;
         let mut failures = 0u32;
         loop {
             match self
@@ -536,21 +538,42 @@ impl Pool {
                     for lease in &report.stale {
                         tracing::info!(worker = %self.id, run_id = %lease.id, attempt = lease.attempt, "result dropped: the run was cancelled or rescued meanwhile");
                     }
-                    let mut held = self.held();
-                    for outcome in batch.drain(..) {
-                        if let Entry::Occupied(entry) = held.entry(outcome.lease.id) {
-                            if entry.get().attempt == outcome.lease.attempt {
-                                entry.remove();
-                            }
-                        }
-                    }
+                    self.let_go(batch);
                     return;
                 }
                 Err(error) => {
                     failures = failures.saturating_add(1);
-                    let wait = backoff(failures);
+                    let now = Instant::now();
+                    if now >= give_up {
+                        self.abandon(batch, &error);
+                        return;
+                    }
+                    let wait = backoff(failures).min(give_up - now);
                     tracing::warn!(worker = %self.id, %error, pending = batch.len(), retry_in = ?wait, "could not write results");
                     tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// Gives up a batch of results the storage would not take for a whole lease: stops
+    /// renewing their leases, so they lapse and the runs are rescued (by any worker) and
+    /// run again, rather than being held for ever by a worker that cannot finish them.
+    /// The worker goes on claiming and running other work meanwhile.
+    fn abandon(&self, batch: &mut Vec<Outcome>, error: &crate::Error) {
+        let count = batch.len();
+        metrics::results_abandoned(count);
+        tracing::error!(worker = %self.id, count, %error, lease = ?self.config.lease, "results could not be written for a whole lease: letting their leases lapse, so the runs are rescued and run again");
+        self.let_go(batch);
+    }
+
+    /// Forgets the leases of `batch` (written or given up): no more heartbeats for them.
+    fn let_go(&self, batch: &mut Vec<Outcome>) {
+        let mut held = self.held();
+        for outcome in batch.drain(..) {
+            if let Entry::Occupied(entry) = held.entry(outcome.lease.id) {
+                if entry.get().attempt == outcome.lease.attempt {
+                    entry.remove();
                 }
             }
         }
