@@ -665,10 +665,10 @@ fn held_leases(rows: &[PgRow], action: &'static str) -> Result<HashSet<Lease>, E
         .map(|row| {
             let id: Uuid = row.try_get("id").map_err(failed(action))?;
             let attempt: i32 = row.try_get("attempt").map_err(failed(action))?;
-            Ok(Lease {
-                id: RunId::from_uuid(id),
-                attempt: u32::try_from(attempt).unwrap_or(0),
-            })
+            Ok(Lease::new(
+                RunId::from_uuid(id),
+                u32::try_from(attempt).unwrap_or(0),
+            ))
         })
         .collect()
 }

@@ -65,10 +65,10 @@ fn returned_leases(rows: &[SqliteRow], action: &'static str) -> Result<HashSet<L
         .map(|row| {
             let id: &str = row.try_get("id").map_err(failed(action))?;
             let attempt: i64 = row.try_get("attempt").map_err(failed(action))?;
-            Ok(Lease {
-                id: rows::run_id(id)?,
-                attempt: u32::try_from(attempt).unwrap_or(0),
-            })
+            Ok(Lease::new(
+                rows::run_id(id)?,
+                u32::try_from(attempt).unwrap_or(0),
+            ))
         })
         .collect()
 }

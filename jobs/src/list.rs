@@ -99,8 +99,10 @@ impl Default for ListRuns {
     }
 }
 
-/// One page of runs, newest first.
+/// One page of runs, newest first. `#[non_exhaustive]`: storages build it with
+/// [`Page::from_overfetch`] or [`Page::empty`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Page {
     /// The runs of this page.
     pub runs: Vec<Run>,
@@ -109,6 +111,14 @@ pub struct Page {
 }
 
 impl Page {
+    /// A page with no runs and nothing after it.
+    pub fn empty() -> Page {
+        Page {
+            runs: Vec::new(),
+            next_cursor: None,
+        }
+    }
+
     /// A page from up to `limit + 1` runs read newest first: a storage reads one run more
     /// than the page holds, and that extra run only tells whether another page follows.
     pub fn from_overfetch(mut runs: Vec<Run>, limit: usize) -> Page {

@@ -628,10 +628,7 @@ impl Storage for MemoryStorage {
         let now = self.now();
         let state = self.lock();
         let Some(space) = state.namespaces.get(namespace) else {
-            return Ok(Page {
-                runs: Vec::new(),
-                next_cursor: None,
-            });
+            return Ok(Page::empty());
         };
         let limit = filter.limit_value() as usize;
         let upper = filter
