@@ -40,48 +40,38 @@
 //! # }
 //! ```
 
+// The layers, bottom up; each depends only on the ones before it (docs/ARCHITECTURE.md).
 mod client;
-mod clock;
-mod context;
-mod enqueue;
-mod enqueue_json;
-mod error;
-mod limits;
-mod list;
-mod periodic;
-mod registry;
-mod retention;
-mod retry;
-mod run;
-mod runs;
-pub mod stats;
-mod task;
-mod worker;
-
+mod model;
 pub mod storage;
+mod task;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod worker;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
-pub use crate::client::{IntoStorage, Jobs, JobsBuilder};
-pub use crate::clock::{Clock, ManualClock, SystemClock};
-pub use crate::context::{CancelReason, Context};
-pub use crate::enqueue::{Enqueue, EnqueueMany};
-pub use crate::enqueue_json::EnqueueJson;
-pub use crate::error::Error;
-pub use crate::limits::KeyLimit;
-pub use crate::list::{Cursor, ListRuns, Page};
-pub use crate::periodic::Periodic;
-pub use crate::retention::{Pruned, Retention};
-pub use crate::retry::{Backoff, RetryPolicy};
-pub use crate::run::{Attempt, AttemptOutcome, Run, RunId, RunStatus};
-pub use crate::runs::{ReplayReport, Runs};
-pub use crate::stats::Stats;
+pub use crate::client::builder::{IntoStorage, JobsBuilder};
+pub use crate::client::enqueue::{Enqueue, EnqueueMany};
+pub use crate::client::enqueue_json::EnqueueJson;
+pub use crate::client::runs::{ReplayReport, Runs};
+pub use crate::model::clock::{Clock, ManualClock, SystemClock};
+pub use crate::model::error::Error;
+pub use crate::model::limits::KeyLimit;
+pub use crate::model::list::{Cursor, ListRuns, Page};
+pub use crate::model::retention::{Pruned, Retention};
+pub use crate::model::retry::{Backoff, RetryPolicy};
+pub use crate::model::run::{Attempt, AttemptOutcome, DEFAULT_QUEUE, Run, RunId, RunStatus};
+pub use crate::model::stats;
+pub use crate::model::stats::Stats;
 pub use crate::storage::{Enqueued, MemoryStorage, Storage};
-pub use crate::task::{DEFAULT_QUEUE, MAX_SNOOZES, Task, TaskError};
+pub use crate::task::context::{CancelReason, Context};
+pub use crate::task::definition::Task;
+pub use crate::task::error::{MAX_SNOOZES, TaskError};
+pub use crate::task::handle::Jobs;
+pub use crate::task::periodic::Periodic;
 pub use crate::worker::{DrainReport, ShutdownReport, WorkerBuilder, WorkerHandle, metrics};
 
 /// Turns an `async fn` into a task. See the crate docs and `docs/ARCHITECTURE.md`.

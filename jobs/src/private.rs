@@ -10,10 +10,11 @@ pub use ::std::option::Option::{self, None, Some};
 pub use ::std::result::Result::{self, Err, Ok};
 pub use ::std::time::Duration;
 
-pub use crate::context::Context;
-pub use crate::registry::TaskRegistration;
-pub use crate::retry::{Backoff, RetryPolicy};
-pub use crate::task::{IntoTaskResult, Task, TaskError};
+pub use crate::model::retry::{Backoff, RetryPolicy};
+pub use crate::task::context::Context;
+pub use crate::task::definition::Task;
+pub use crate::task::error::{IntoTaskResult, TaskError};
+pub use crate::task::registry::TaskRegistration;
 
 #[cfg(feature = "testing")]
 pub use ::tokio;

@@ -135,20 +135,23 @@ async fn terminated_worker_finishes_or_hands_back_within_its_deadline() {
         "it stopped claiming: runs left untouched"
     );
 
-    // The handed-back runs: queued, attempt closed as interrupted, budget raised by one.
-    let handed_back: Vec<(uuid::Uuid, String, i32, i32, i64)> = sqlx::query_as(&format!(
-        "SELECT r.id, r.status, r.attempt, r.max_attempts, (r.payload->>'sleep_ms')::int8
-         FROM {schema}.runs r JOIN {schema}.attempts a ON a.run_id = r.id
-         WHERE a.outcome = 'interrupted'"
+    // The handed-back runs: queued, attempt closed as interrupted and counted as a
+    // hand-back, the budget untouched.
+    let handed_back: Vec<(uuid::Uuid, String, i32, i32, i32, i32, i64)> = sqlx::query_as(&format!(
+        "SELECT r.id, r.status, r.attempt, r.max_attempts, r.handbacks, r.failures,
+                    (r.payload->>'sleep_ms')::int8
+             FROM {schema}.runs r JOIN {schema}.attempts a ON a.run_id = r.id
+             WHERE a.outcome = 'interrupted'"
     ))
     .fetch_all(&pool)
     .await
     .unwrap();
     assert_eq!(handed_back.len(), report.handed_back, "{handed_back:?}");
-    for (id, status, attempt, max_attempts, sleep_ms) in &handed_back {
+    for (id, status, attempt, max_attempts, handbacks, failures, sleep_ms) in &handed_back {
         assert_eq!(status, "queued", "run {id}");
         assert_eq!(*attempt, 1, "run {id}");
-        assert_eq!(*max_attempts, MAX_ATTEMPTS as i32 + 1, "run {id}");
+        assert_eq!(*max_attempts, MAX_ATTEMPTS as i32, "run {id}");
+        assert_eq!((*handbacks, *failures), (1, 0), "run {id}");
         assert_eq!(*sleep_ms, LONG_MS as i64, "only attempts past the deadline");
     }
     let finished_by_first = report.completed;

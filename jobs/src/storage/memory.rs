@@ -12,13 +12,13 @@ use super::{
     AttemptResult, CANCELLED, ClaimRequest, Enqueued, Finished, Heartbeat, INTERRUPTED,
     LEASE_EXPIRED, Lease, NewRun, Outcome, ReplayRequest, Storage, StorageEvent,
 };
-use crate::clock::{Clock, SystemClock, add};
-use crate::error::Error;
-use crate::limits::KeyLimit;
-use crate::list::{ListRuns, Page};
-use crate::retention::{Pruned, Retention};
-use crate::run::{Attempt, AttemptOutcome, Run, RunId, RunStatus};
-use crate::stats::Stats;
+use crate::model::clock::{Clock, SystemClock, add};
+use crate::model::error::Error;
+use crate::model::limits::KeyLimit;
+use crate::model::list::{ListRuns, Page};
+use crate::model::retention::{Pruned, Retention};
+use crate::model::run::{Attempt, AttemptOutcome, Run, RunId, RunStatus};
+use crate::model::stats::Stats;
 
 /// Runs kept in memory: for tests, demos and apps that can lose their queue on restart.
 ///

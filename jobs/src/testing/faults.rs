@@ -15,15 +15,15 @@ use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use crate::error::Error;
-use crate::list::{ListRuns, Page};
-use crate::retention::{Pruned, Retention};
-use crate::run::{Attempt, Run, RunId};
-use crate::stats::Stats;
+use crate::Error;
+use crate::Stats;
 use crate::storage::{
     ClaimRequest, Enqueued, Finished, Heartbeat, Lease, NewRun, Outcome, ReplayRequest, Storage,
     StorageEvent,
 };
+use crate::{Attempt, Run, RunId};
+use crate::{ListRuns, Page};
+use crate::{Pruned, Retention};
 
 /// A kind of storage call, to set a fault on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

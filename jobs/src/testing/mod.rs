@@ -23,10 +23,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::client::Jobs;
-use crate::clock::ManualClock;
-use crate::run::{Run, RunId, RunStatus};
+use crate::Jobs;
+use crate::ManualClock;
 use crate::storage::Storage;
+use crate::{Run, RunId, RunStatus};
 
 /// A fresh storage on a manual clock, and a `Jobs` over it. What every case starts from.
 pub struct Harness {

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::context::Context;
-use crate::retry::RetryPolicy;
-use crate::task::{Task, TaskError};
+use crate::Context;
+use crate::RetryPolicy;
+use crate::{Task, TaskError};
 
 /// Records what handlers saw, keyed by a token of the test's choosing.
 static SEEN: Mutex<Option<HashMap<String, Vec<String>>>> = Mutex::new(None);
@@ -48,7 +48,7 @@ macro_rules! conformance_task {
             }
         }
         inventory::submit! {
-            crate::registry::TaskRegistration::new::<$ty>(module_path!(), file!(), line!())
+            crate::__private::TaskRegistration::new::<$ty>(module_path!(), file!(), line!())
         }
     };
 }

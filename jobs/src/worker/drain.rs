@@ -6,11 +6,12 @@ use tracing::Instrument;
 
 use super::execute::{Verdict, execute};
 use super::metrics;
-use crate::client::Jobs;
-use crate::context::{Cancel, CancelReason, Context};
-use crate::error::Error;
-use crate::limits::KeyLimit;
+use super::scheduler::Scheduler;
+use crate::model::error::Error;
+use crate::model::limits::KeyLimit;
 use crate::storage::{AttemptResult, ClaimRequest, Heartbeat, Lease, Outcome};
+use crate::task::context::{Cancel, CancelReason, Context};
+use crate::task::handle::Jobs;
 
 /// What [`Jobs::drain`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -64,7 +65,7 @@ impl Jobs {
         // enqueue runs in another.
         loop {
             // The next tick of every periodic schedule has its run (due when it is).
-            crate::periodic::Scheduler::new(self, Duration::ZERO, Duration::MAX)
+            Scheduler::new(self, Duration::ZERO, Duration::MAX)
                 .pass(self)
                 .await?;
             let mut ran = false;

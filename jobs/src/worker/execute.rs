@@ -7,10 +7,10 @@ use std::pin::Pin;
 use std::task::{Context as Poll, Poll as Ready};
 use std::time::Duration;
 
-use crate::context::{CancelReason, Context};
-use crate::registry::{AttemptFuture, TaskRegistration};
 use crate::storage::AttemptResult;
-use crate::task::{MAX_SNOOZES, TaskError};
+use crate::task::context::{CancelReason, Context};
+use crate::task::error::{MAX_SNOOZES, TaskError};
+use crate::task::registry::{AttemptFuture, TaskRegistration};
 
 /// How an attempt's handler ended, before the policy is applied.
 enum Ending {

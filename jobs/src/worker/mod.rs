@@ -1,15 +1,17 @@
-//! Workers: claim due runs, run their attempts, and record the results.
+//! Workers: claim due runs, run their attempts, and record the results. The top layer:
+//! it depends on every other, and nothing but the crate root depends on it.
 //!
-//! A worker is a handful of tokio tasks sharing one [`pool::Pool`]: the claim loop (sized
-//! to free slots, woken by storage events, polling as a fallback), one task per attempt
-//! (started by the claim loop, or for a large batch by short tasks per chunk of it), a
-//! completer that writes results in batches, a heartbeat that extends leases and learns
-//! of cancellations, and a rescuer that returns the runs of vanished workers.
+//! A worker runs one pool per queue it serves (`pool/`): a handful of tokio tasks sharing
+//! one `Pool`, each role in a file of its own (claim loop, attempt starter, completer,
+//! heartbeat, rescuer, pruner, periodic scheduler, shutdown). `execute.rs` runs one
+//! attempt and applies the task's policy; `drain.rs` is `Jobs::drain`; `scheduler.rs` the
+//! periodic scheduler both use; `metrics.rs` what workers record.
 
 mod drain;
 mod execute;
 pub mod metrics;
 mod pool;
+pub(crate) mod scheduler;
 
 pub use drain::DrainReport;
 
@@ -19,10 +21,10 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::Jobs;
-use crate::retention::Retention;
-use crate::run::RunId;
-use crate::task::DEFAULT_QUEUE;
+use crate::model::retention::Retention;
+use crate::model::run::DEFAULT_QUEUE;
+use crate::model::run::RunId;
+use crate::task::handle::Jobs;
 
 /// Configures a worker. Get it from [`Jobs::worker`], then [`start`](Self::start) it.
 ///
@@ -80,6 +82,13 @@ impl Config {
         self.heartbeat
             .unwrap_or(self.lease / 3)
             .max(Duration::from_millis(1))
+    }
+}
+
+impl Jobs {
+    /// Configures a worker that runs this namespace's runs of every registered task.
+    pub fn worker(&self) -> WorkerBuilder {
+        WorkerBuilder::new(self.clone())
     }
 }
 

@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use super::{claim, ok};
-use crate::run::{AttemptOutcome, RunStatus};
+use crate::Task;
 use crate::storage::{Lease, NewRun};
-use crate::task::Task;
 use crate::testing::Harness;
 use crate::testing::tasks::{FailFixed, SnoozeThenFail, Succeed};
+use crate::{AttemptOutcome, RunStatus};
 
 const LEASE: Duration = Duration::from_secs(30);
 
@@ -133,7 +133,7 @@ pub async fn replay_starts_with_the_compiled_budget(h: Harness) {
         h.storage
             .replay(
                 "conformance",
-                crate::storage::ReplayRequest::new(id, crate::run::RunId::new(), "kept"),
+                crate::storage::ReplayRequest::new(id, crate::RunId::new(), "kept"),
             )
             .await,
     );

@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use super::{claim, ok};
-use crate::error::Error;
-use crate::run::{AttemptOutcome, RunId, RunStatus};
+use crate::Error;
+use crate::Task;
 use crate::storage::{AttemptResult, Lease, Outcome};
-use crate::task::Task;
 use crate::testing::Harness;
 use crate::testing::tasks::{FailPermanently, Succeed, WaitForCancel, seen};
+use crate::{AttemptOutcome, RunId, RunStatus};
 
 /// A cancelled run that was waiting (queued, scheduled or retrying) never runs.
 pub async fn cancel_queued_run_never_runs(h: Harness) {

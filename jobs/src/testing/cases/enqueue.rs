@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use super::ok;
-use crate::list::ListRuns;
-use crate::run::RunStatus;
+use crate::ListRuns;
+use crate::RunStatus;
+use crate::Task;
 use crate::storage::{NewRun, Schedule};
-use crate::task::Task;
 use crate::testing::Harness;
 use crate::testing::tasks::{Succeed, Typed};
 
@@ -221,7 +221,7 @@ pub(crate) async fn enqueue_raw(
 impl Harness {
     /// The storage clock's time.
     pub fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
-        use crate::clock::Clock;
+        use crate::Clock;
         self.clock.now()
     }
 }

@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use super::{claim, ok};
-use crate::run::{AttemptOutcome, RunStatus};
+use crate::Task;
 use crate::storage::{AttemptResult, Heartbeat, Lease, Outcome};
-use crate::task::Task;
 use crate::testing::Harness;
 use crate::testing::tasks::Succeed;
+use crate::{AttemptOutcome, RunStatus};
 
 const LEASE: Duration = Duration::from_secs(30);
 

@@ -6,15 +6,15 @@ use chrono::{DateTime, Utc};
 
 use super::enqueue::enqueue_raw;
 use super::{claim, ok};
-use crate::list::ListRuns;
-use crate::run::{AttemptOutcome, RunId, RunStatus};
+use crate::ListRuns;
+use crate::Task;
 use crate::storage::{AttemptResult, ClaimRequest, Lease, NewRun, Outcome};
-use crate::task::Task;
 use crate::testing::Harness;
 use crate::testing::tasks::{
     FailCustom, FailExponential, FailFixed, FailPermanently, Flaky, Panic, Slow, Snoozy, Succeed,
     Typed,
 };
+use crate::{AttemptOutcome, RunId, RunStatus};
 
 /// A due run is claimed at most `limit` at a time, lower priority first, then oldest.
 pub async fn claim_takes_only_free_slots_in_priority_order(h: Harness) {

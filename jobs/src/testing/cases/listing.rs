@@ -3,12 +3,12 @@
 use std::collections::HashSet;
 
 use super::ok;
-use crate::error::Error;
-use crate::list::ListRuns;
-use crate::run::{RunId, RunStatus};
-use crate::task::Task;
+use crate::Error;
+use crate::ListRuns;
+use crate::Task;
 use crate::testing::Harness;
 use crate::testing::tasks::{FailPermanently, Succeed};
+use crate::{RunId, RunStatus};
 
 /// Get, list, attempts, cancel and replay never see another namespace's runs.
 pub async fn namespaces_never_cross(h: Harness) {

@@ -20,7 +20,7 @@ pub use operate::*;
 pub use periodic::*;
 pub use worker::*;
 
-use crate::run::Run;
+use crate::Run;
 use crate::storage::{ClaimRequest, Storage};
 use std::time::Duration;
 

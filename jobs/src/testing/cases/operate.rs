@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use super::ok;
-use crate::list::ListRuns;
-use crate::retention::Retention;
-use crate::run::{RunId, RunStatus};
-use crate::task::Task;
+use crate::ListRuns;
+use crate::Retention;
+use crate::Task;
 use crate::testing::Harness;
 use crate::testing::tasks::{FailPermanently, Succeed};
+use crate::{RunId, RunStatus};
 
 const WINDOW: Duration = Duration::from_secs(15 * 60);
 
@@ -371,7 +371,7 @@ pub async fn periodic_schedule_runs_once_per_tick(h: Harness) {
 /// a claim takes the first run of each key and nothing more until a run of that key
 /// finishes; with two starts per minute, a key gets two runs a minute.
 pub async fn key_limits_hold_runs_back_without_using_attempts(h: Harness) {
-    use crate::limits::KeyLimit;
+    use crate::KeyLimit;
     use crate::storage::{AttemptResult, ClaimRequest, Lease, Outcome};
 
     let jobs = h.jobs.clone();

@@ -5,12 +5,13 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use super::ok;
-use crate::client::Jobs;
-use crate::list::ListRuns;
-use crate::periodic::{Periodic, Scheduler};
-use crate::run::Run;
+use crate::Jobs;
+use crate::ListRuns;
+use crate::Periodic;
+use crate::Run;
 use crate::testing::Harness;
 use crate::testing::tasks::{NoteTick, Succeed, seen};
+use crate::worker::scheduler::Scheduler;
 
 fn at(hour: u32, minute: u32, second: u32, millis: i64) -> DateTime<Utc> {
     match Utc.with_ymd_and_hms(2026, 11, 29, hour, minute, second) {

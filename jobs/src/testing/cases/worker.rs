@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use super::cancel_replay::wait_until;
 use super::ok;
-use crate::list::ListRuns;
-use crate::run::{AttemptOutcome, RunStatus};
+use crate::ListRuns;
 use crate::testing::Harness;
 use crate::testing::tasks::{FollowUp, Sleep, StopWhenTold, Succeed, WaitForCancel, seen};
+use crate::{AttemptOutcome, RunStatus};
 
 /// A worker runs everything enqueued (woken by the storage, not by polling: the poll
 /// interval is an hour) and shuts down with nothing left running.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::run::RunStatus;
+use super::run::RunStatus;
 
 /// The longest window of [`Stats::throughput`]: a day of minutes.
 pub const MAX_STATS_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);

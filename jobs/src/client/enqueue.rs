@@ -6,11 +6,38 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::client::Jobs;
-use crate::error::Error;
-use crate::run::RunId;
+use crate::model::error::Error;
+use crate::model::run::RunId;
 use crate::storage::{Enqueued, NewRun, Schedule};
-use crate::task::Task;
+use crate::task::context::Context;
+use crate::task::definition::Task;
+use crate::task::handle::Jobs;
+
+impl Jobs {
+    /// Enqueues one run of task `T`. Await the returned builder, after setting options.
+    ///
+    /// # Errors
+    ///
+    /// A payload that does not serialize or is larger than the limit; a storage failure.
+    pub fn enqueue<T: Task>(&self, payload: T) -> Enqueue<'_, T> {
+        Enqueue::new(self, payload)
+    }
+
+    /// Enqueues many runs of task `T` in one storage call.
+    pub fn enqueue_many<T: Task>(
+        &self,
+        payloads: impl IntoIterator<Item = T>,
+    ) -> EnqueueMany<'_, T> {
+        EnqueueMany::new(self, payloads.into_iter().collect())
+    }
+}
+
+impl Context {
+    /// Enqueues a follow-up run, exactly like [`Jobs::enqueue`].
+    pub fn enqueue<T: Task>(&self, payload: T) -> Enqueue<'_, T> {
+        self.jobs().enqueue(payload)
+    }
+}
 
 /// One run to enqueue. Set options, then `.await` it.
 ///

@@ -5,10 +5,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use crate::client::Jobs;
-use crate::enqueue::Enqueue;
-use crate::run::{Run, RunId};
-use crate::task::{Task, TaskError};
+use super::error::TaskError;
+use super::handle::Jobs;
+use crate::model::run::{Run, RunId};
 
 /// The attempt a handler is running: its run, its attempt number, whether it was told to
 /// stop (and why), and a handle to enqueue follow-up runs.
@@ -236,11 +235,6 @@ impl Context {
                 std::any::type_name::<T>()
             ))
         })
-    }
-
-    /// Enqueues a follow-up run, exactly like [`Jobs::enqueue`].
-    pub fn enqueue<T: Task>(&self, payload: T) -> Enqueue<'_, T> {
-        self.jobs.enqueue(payload)
     }
 }
 

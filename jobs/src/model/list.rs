@@ -5,9 +5,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::Error;
-use crate::run::{Run, RunId, RunStatus};
-use crate::task::Task;
+use super::error::Error;
+use super::run::{Run, RunId, RunStatus};
 
 /// Which runs to list, newest first. A cloneable builder.
 ///
@@ -41,11 +40,6 @@ impl ListRuns {
             limit: Self::DEFAULT_LIMIT,
             cursor: None,
         }
-    }
-
-    /// Only runs of task `T`.
-    pub fn task<T: Task>(self) -> Self {
-        self.task_name(T::NAME)
     }
 
     /// Only runs of the task with this name.

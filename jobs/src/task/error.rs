@@ -1,51 +1,7 @@
-//! What a task is to the runtime: a payload type with a name, a policy and a handler.
+//! How a handler fails: [`TaskError`], and what a task fn may return.
 
 use std::fmt;
-use std::future::Future;
 use std::time::Duration;
-
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-
-use crate::context::Context;
-use crate::retry::RetryPolicy;
-
-/// A task: the payload struct that `#[jobs::task]` generates from an `async fn`.
-///
-/// You rarely implement this by hand; the attribute does it, registers the task and keeps
-/// the original function callable. Enqueueing takes any `T: Task`, so a payload that does
-/// not fit its handler does not compile.
-///
-/// # Examples
-///
-/// ```rust,standalone_crate
-/// #[jobs::task(retry(attempts = 5, backoff = "exponential", initial_delay = "5s", max_delay = "300s"))]
-/// async fn notify_user(user_id: String, template: String) -> Result<(), jobs::TaskError> {
-///     Ok(())
-/// }
-///
-/// use jobs::Task;
-/// assert_eq!(NotifyUser::NAME, "notify-user");
-/// assert_eq!(NotifyUser::RETRY.attempts, 5);
-/// ```
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a jobs task",
-    label = "not a task",
-    note = "a task payload is the struct that `#[jobs::task]` generates from an `async fn`"
-)]
-pub trait Task: Serialize + DeserializeOwned + Send + 'static {
-    /// The task's name, stored with every run (kebab-case of the fn by default).
-    const NAME: &'static str;
-    /// How often a failed run is tried again and how long it waits.
-    const RETRY: RetryPolicy;
-    /// The longest one attempt may take; `None` lets it run as long as it needs.
-    const TIMEOUT: Option<Duration>;
-    /// The queue its runs wait in; a worker gives each queue it serves slots of its own.
-    const QUEUE: &'static str = DEFAULT_QUEUE;
-
-    /// Runs one attempt.
-    fn run(self, ctx: Context) -> impl Future<Output = Result<(), TaskError>> + Send;
-}
 
 /// Why an attempt failed, and whether trying again could help.
 ///
@@ -63,9 +19,6 @@ pub struct TaskError {
     permanent: bool,
     snooze: Option<Duration>,
 }
-
-/// The queue of a task that names none.
-pub const DEFAULT_QUEUE: &str = "default";
 
 /// How many times one run may snooze (see [`TaskError::snooze`]); a snooze beyond that
 /// is a failed attempt, retried per the task's policy.

@@ -1,14 +1,19 @@
-//! The tasks linked into this binary, collected through `inventory`.
+//! The tasks linked into this binary, collected through `inventory` once per process.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use crate::context::Context;
-use crate::error::Error;
-use crate::retry::RetryPolicy;
-use crate::task::{Task, TaskError};
+use std::sync::OnceLock;
+
+use super::context::Context;
+use super::definition::Task;
+use super::error::TaskError;
+use super::handle::Jobs;
+use crate::model::error::Error;
+use crate::model::limits::KeyLimit;
+use crate::model::retry::RetryPolicy;
 
 /// The future of one attempt, type-erased.
 pub(crate) type AttemptFuture = Pin<Box<dyn Future<Output = Result<(), TaskError>> + Send>>;
@@ -137,21 +142,38 @@ impl std::fmt::Debug for TaskRegistration {
     }
 }
 
+/// Two tasks linked into the binary with one name: the name and where each is defined.
+#[derive(Debug, Clone)]
+struct Duplicate {
+    name: String,
+    first: String,
+    second: String,
+}
+
 impl Registry {
-    /// Collects every registered task; two tasks with one name are an error naming both.
-    pub(crate) fn collect() -> Result<Self, Error> {
-        Self::from_iter(inventory::iter::<TaskRegistration>)
+    /// Every task linked into the binary, collected on first use; two tasks with one name
+    /// are an error naming both (every call returns it).
+    pub(crate) fn global() -> Result<&'static Registry, Error> {
+        static GLOBAL: OnceLock<Result<Registry, Duplicate>> = OnceLock::new();
+        match GLOBAL.get_or_init(|| Self::from_iter(inventory::iter::<TaskRegistration>)) {
+            Ok(registry) => Ok(registry),
+            Err(duplicate) => Err(Error::DuplicateTask {
+                name: duplicate.name.clone(),
+                first: duplicate.first.clone(),
+                second: duplicate.second.clone(),
+            }),
+        }
     }
 
     fn from_iter(
         registrations: impl IntoIterator<Item = &'static TaskRegistration>,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, Duplicate> {
         let mut tasks: HashMap<&'static str, &'static TaskRegistration> = HashMap::new();
         for registration in registrations {
             if let Some(first) = tasks.insert(registration.name, registration) {
                 let (a, b) = (first.location(), registration.location());
                 let (first, second) = if a <= b { (a, b) } else { (b, a) };
-                return Err(Error::DuplicateTask {
+                return Err(Duplicate {
                     name: registration.name.to_owned(),
                     first,
                     second,
@@ -193,6 +215,44 @@ impl Registry {
     }
 }
 
+impl Jobs {
+    /// The tasks linked into this binary. A `Jobs` exists only once they were collected
+    /// without a duplicate name (`JobsBuilder::build` checks), so this is never empty
+    /// for that reason; it is empty only when no task is linked in.
+    pub(crate) fn registry(&self) -> &'static Registry {
+        static NONE: OnceLock<Registry> = OnceLock::new();
+        Registry::global().unwrap_or_else(|_| {
+            NONE.get_or_init(|| Registry {
+                tasks: HashMap::new(),
+            })
+        })
+    }
+
+    /// The names of every task linked into this binary, sorted.
+    pub fn task_names(&self) -> Vec<String> {
+        self.registry().names()
+    }
+
+    /// What to claim for `queue`: its tasks without limits together, and each limited
+    /// task on its own with its limits.
+    pub(crate) fn claim_groups(&self, queue: &str) -> Vec<(Vec<String>, Option<KeyLimit>)> {
+        let (limited, free): (Vec<String>, Vec<String>) = self
+            .registry()
+            .names_in(queue)
+            .into_iter()
+            .partition(|task| self.limit_of(task).is_some());
+        let mut groups = Vec::new();
+        if !free.is_empty() {
+            groups.push((free, None));
+        }
+        for task in limited {
+            let limit = self.limit_of(&task).cloned();
+            groups.push((vec![task], limit));
+        }
+        groups
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,15 +276,12 @@ mod tests {
 
     #[test]
     fn duplicate_names_are_an_error_naming_both() {
-        let error = Registry::from_iter([&FIRST, &SECOND])
+        let duplicate = Registry::from_iter([&FIRST, &SECOND])
             .map(drop)
             .unwrap_err();
-        let text = error.to_string();
-        assert!(text.contains("`same`"), "{text}");
-        assert!(
-            text.contains("src/one.rs:1") && text.contains("src/two.rs:2"),
-            "{text}"
-        );
+        assert_eq!(duplicate.name, "same");
+        assert!(duplicate.first.contains("src/one.rs:1"), "{duplicate:?}");
+        assert!(duplicate.second.contains("src/two.rs:2"), "{duplicate:?}");
     }
 
     #[test]

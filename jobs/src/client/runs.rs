@@ -4,12 +4,27 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::Jobs;
-use crate::error::Error;
-use crate::list::{ListRuns, Page};
-use crate::run::{Attempt, Run, RunId};
-use crate::stats::Stats;
+use crate::model::error::Error;
+use crate::model::list::{ListRuns, Page};
+use crate::model::run::{Attempt, Run, RunId};
+use crate::model::stats::Stats;
 use crate::storage::ReplayRequest;
+use crate::task::definition::Task;
+use crate::task::handle::Jobs;
+
+impl Jobs {
+    /// Reads and manages runs: get, list, attempts, cancel, replay.
+    pub fn runs(&self) -> Runs<'_> {
+        Runs::new(self)
+    }
+}
+
+impl ListRuns {
+    /// Only runs of task `T`.
+    pub fn task<T: Task>(self) -> Self {
+        self.task_name(T::NAME)
+    }
+}
 
 /// Reads and manages the runs of one namespace. Get it from [`Jobs::runs`].
 ///

@@ -7,11 +7,20 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::client::Jobs;
-use crate::enqueue::check_size;
-use crate::error::Error;
-use crate::run::RunId;
+use super::enqueue::check_size;
+use crate::model::error::Error;
+use crate::model::run::RunId;
 use crate::storage::{Enqueued, NewRun, Schedule};
+use crate::task::handle::Jobs;
+
+impl Jobs {
+    /// A run of the task named `task` with a JSON payload, checked against the task's
+    /// payload type: for HTTP APIs and tools that name tasks at run time. See
+    /// [`EnqueueJson`].
+    pub fn enqueue_json(&self, task: &str, payload: serde_json::Value) -> EnqueueJson<'_> {
+        EnqueueJson::new(self, task, payload)
+    }
+}
 
 /// One run of a task named at run time, with a JSON payload. Set options, then `.await`.
 ///

@@ -1,6 +1,6 @@
 //! The errors the runtime and storages return.
 
-use crate::run::{RunId, RunStatus};
+use super::run::{RunId, RunStatus};
 
 /// What went wrong, with the run or task it concerns and what to do about it.
 #[derive(Debug, thiserror::Error)]

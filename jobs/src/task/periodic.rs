@@ -1,19 +1,18 @@
 //! Periodic tasks: a payload run on a cron schedule, once per tick however many workers
-//! and processes are up.
+//! and processes are up. The schedule as data and its cron arithmetic; the typed
+//! constructor [`Periodic::new`] is with the builder that takes schedules
+//! (`client/builder.rs`), the scheduler that enqueues ticks with the workers
+//! (`worker/schedule.rs`).
 
 use std::fmt;
 use std::str::FromStr;
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use croner::Cron;
 
-use crate::client::Jobs;
-use crate::error::Error;
-use crate::run::RunId;
+use crate::model::error::Error;
+use crate::model::run::RunId;
 use crate::storage::{NewRun, Schedule};
-use crate::task::Task;
 
 /// A task run on a cron schedule. Register it with
 /// [`JobsBuilder::periodic`](crate::JobsBuilder::periodic).
@@ -74,15 +73,22 @@ pub struct Periodic {
 }
 
 impl Periodic {
-    /// Runs `payload` on every tick of cron `pattern`. `name` tells schedules apart (it
-    /// is part of each tick's idempotency key): keep it stable across deploys.
+    /// A schedule running `payload` (already JSON) of `task`, waiting in `queue`, with
+    /// `max_attempts`, on every tick of cron `pattern` (for
+    /// [`Periodic::new`](Periodic::new), which takes a typed payload).
     ///
     /// # Errors
     ///
     /// [`Error::Config`] for a pattern that does not parse (naming it and why) or an
-    /// empty name; [`Error::Payload`] for a payload that does not serialize.
-    pub fn new<T: Task>(name: impl Into<String>, pattern: &str, payload: T) -> Result<Self, Error> {
-        let name = name.into();
+    /// empty name.
+    pub(crate) fn from_parts(
+        name: String,
+        pattern: &str,
+        task: &'static str,
+        queue: &'static str,
+        max_attempts: u32,
+        payload: serde_json::Value,
+    ) -> Result<Self, Error> {
         if name.trim().is_empty() {
             return Err(Error::Config("a periodic schedule needs a name".into()));
         }
@@ -91,18 +97,14 @@ impl Periodic {
                 "periodic schedule `{name}`: `{pattern}` is not a cron pattern: {e}"
             ))
         })?;
-        let payload = serde_json::to_value(&payload).map_err(|e| Error::Payload {
-            task: T::NAME.to_owned(),
-            reason: e.to_string(),
-        })?;
         Ok(Periodic {
             name,
             pattern: pattern.to_owned(),
             cron,
             timezone: chrono_tz::UTC,
-            task: T::NAME,
-            queue: T::QUEUE,
-            max_attempts: T::RETRY.attempts.max(1),
+            task,
+            queue,
+            max_attempts: max_attempts.max(1),
             payload,
         })
     }
@@ -143,7 +145,7 @@ impl Periodic {
 
     /// The first tick at or after `at` (to the millisecond: cron works in whole seconds,
     /// and an inclusive search would return the second `at` falls in).
-    fn tick_from(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub(crate) fn tick_from(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.next_tick(at - chrono::TimeDelta::milliseconds(1))
     }
 
@@ -156,10 +158,10 @@ impl Periodic {
         )
     }
 
-    /// The run of `tick`, for `jobs`' namespace.
-    fn run_of(&self, jobs: &Jobs, tick: DateTime<Utc>) -> NewRun {
+    /// The run of `tick`, in `namespace`.
+    pub(crate) fn run_of(&self, namespace: &str, tick: DateTime<Utc>) -> NewRun {
         let mut run = NewRun::new(
-            jobs.namespace(),
+            namespace,
             self.task,
             self.payload.clone(),
             self.max_attempts,
@@ -184,103 +186,14 @@ impl fmt::Debug for Periodic {
     }
 }
 
-/// The most ticks of one schedule enqueued by one pass; a longer catch-up goes on at the
-/// next pass.
-const MAX_TICKS_PER_PASS: usize = 1000;
-
-/// How far back a scheduler catches up at most (see [`Periodic`]).
-const MAX_CATCH_UP: Duration = Duration::from_secs(3600);
-
-/// The periodic scheduler of one worker (or of one [`Jobs::drain`]): which ticks of each
-/// schedule it has made sure of, so that a pass that comes late enqueues the ticks it
-/// missed rather than skipping them.
-#[derive(Debug)]
-pub(crate) struct Scheduler {
-    /// Per schedule (by index in `Jobs::periodic_schedules`), the first tick not yet
-    /// enqueued by this scheduler; `None` before its first pass.
-    next: Vec<Option<DateTime<Utc>>>,
-    /// How far past now each pass enqueues ticks.
-    lookahead: Duration,
-    /// How far back a pass catches up at most.
-    catch_up: Duration,
-}
-
-impl Scheduler {
-    /// A scheduler for `jobs`' schedules enqueuing `lookahead` ahead, catching up at most
-    /// [`MAX_CATCH_UP`] and at most half of `key_window` (so a tick whose run's key was
-    /// forgotten is never enqueued again).
-    pub(crate) fn new(jobs: &Jobs, lookahead: Duration, key_window: Duration) -> Self {
-        Scheduler {
-            next: vec![None; jobs.periodic_schedules().len()],
-            lookahead,
-            catch_up: MAX_CATCH_UP.min(key_window / 2),
-        }
-    }
-
-    /// Enqueues, by the storage's clock, every tick of every schedule from the first one
-    /// this scheduler has not enqueued yet (from now, on its first pass) up to `lookahead`
-    /// ahead, and at least the next tick to come. Returns how many runs this pass
-    /// created; the others were there already (another worker's). On an error nothing is
-    /// remembered, so the next pass enqueues the same ticks.
-    pub(crate) async fn pass(&mut self, jobs: &Jobs) -> Result<usize, Error> {
-        let schedules = jobs.periodic_schedules();
-        if schedules.is_empty() {
-            return Ok(0);
-        }
-        let now = jobs.storage().now().await?;
-        let ahead = crate::clock::add(now, self.lookahead);
-        let oldest = crate::clock::sub(now, self.catch_up);
-        let mut runs = Vec::new();
-        let mut next = self.next.clone();
-        for (schedule, next) in schedules.iter().zip(next.iter_mut()) {
-            let from = match *next {
-                None => now,
-                Some(first) if first < oldest => {
-                    tracing::warn!(schedule = schedule.name(), from = %first, to = %oldest, "periodic schedule: ticks older than the catch-up window skipped");
-                    oldest
-                }
-                Some(first) => first,
-            };
-            // Up to the lookahead, and at least the next tick to come.
-            let until = schedule
-                .next_tick(now)
-                .map_or(ahead, |tick| tick.max(ahead));
-            let mut tick = schedule.tick_from(from);
-            let mut count = 0;
-            while let Some(at) = tick.filter(|at| *at <= until && count < MAX_TICKS_PER_PASS) {
-                runs.push(schedule.run_of(jobs, at));
-                count += 1;
-                tick = schedule.next_tick(at);
-            }
-            *next = Some(tick.unwrap_or(until));
-        }
-        let created = if runs.is_empty() {
-            0
-        } else {
-            let stored = jobs.storage().enqueue(runs).await?;
-            stored.iter().filter(|e| e.created).count()
-        };
-        self.next = next;
-        Ok(created)
-    }
-}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::context::Context;
-    use crate::retry::RetryPolicy;
-    use crate::task::TaskError;
 
-    #[derive(serde::Serialize, serde::Deserialize)]
-    struct Report {}
-
-    impl Task for Report {
-        const NAME: &'static str = "report";
-        const RETRY: RetryPolicy = RetryPolicy::DEFAULT;
-        const TIMEOUT: Option<Duration> = None;
-        async fn run(self, _ctx: Context) -> Result<(), TaskError> {
-            Ok(())
-        }
+    /// A schedule of a task named `report`.
+    fn report(name: &str, pattern: &str) -> Result<Periodic, Error> {
+        let payload = serde_json::json!({});
+        Periodic::from_parts(name.to_owned(), pattern, "report", "default", 3, payload)
     }
 
     fn at(s: &str) -> DateTime<Utc> {
@@ -289,7 +202,7 @@ mod tests {
 
     #[test]
     fn ticks_follow_the_pattern_in_its_time_zone() -> Result<(), Error> {
-        let nightly = Periodic::new("nightly", "0 3 * * *", Report {})?.timezone("Europe/Paris")?;
+        let nightly = report("nightly", "0 3 * * *")?.timezone("Europe/Paris")?;
         // Winter: Paris is UTC+1; summer: UTC+2.
         assert_eq!(
             nightly.next_tick(at("2026-11-29T10:00:00Z")),
@@ -299,7 +212,7 @@ mod tests {
             nightly.next_tick(at("2026-07-01T10:00:00Z")),
             Some(at("2026-07-02T01:00:00Z"))
         );
-        let minutely = Periodic::new("minutely", "* * * * *", Report {})?;
+        let minutely = report("minutely", "* * * * *")?;
         assert_eq!(
             minutely.next_tick(at("2026-11-29T10:00:00Z")),
             Some(at("2026-11-29T10:01:00Z")),
@@ -314,18 +227,17 @@ mod tests {
 
     #[test]
     fn bad_patterns_and_zones_are_errors_that_say_so() {
-        let bad = Periodic::new("x", "every day", Report {}).map(drop);
+        let bad = report("x", "every day").map(drop);
         assert!(
             matches!(&bad, Err(Error::Config(m)) if m.contains("`every day` is not a cron pattern")),
             "{bad:?}"
         );
-        let zone =
-            Periodic::new("x", "0 3 * * *", Report {}).and_then(|p| p.timezone("Mars/Olympus"));
+        let zone = report("x", "0 3 * * *").and_then(|p| p.timezone("Mars/Olympus"));
         assert!(
             matches!(&zone, Err(Error::Config(m)) if m.contains("`Mars/Olympus` is not a time zone")),
             "{:?}",
             zone.map(drop)
         );
-        assert!(Periodic::new(" ", "* * * * *", Report {}).is_err());
+        assert!(report(" ", "* * * * *").is_err());
     }
 }

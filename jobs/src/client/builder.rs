@@ -1,48 +1,17 @@
-//! `Jobs`: the handle an application keeps to enqueue, read and work runs.
+//! `JobsBuilder`: how an application makes its [`Jobs`], and the typed constructor of
+//! the periodic schedules it takes.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::enqueue::{Enqueue, EnqueueMany};
-use crate::enqueue_json::EnqueueJson;
-use crate::error::Error;
-use crate::limits::KeyLimit;
-use crate::periodic::Periodic;
-use crate::registry::Registry;
-use crate::runs::Runs;
+use crate::model::error::Error;
+use crate::model::limits::KeyLimit;
 use crate::storage::Storage;
-use crate::task::Task;
-use crate::worker::WorkerBuilder;
-
-/// The entry point: enqueue runs, read and manage them, and start workers.
-///
-/// Cheap to clone; clones share one storage. Build it once at start-up with
-/// [`Jobs::builder`].
-#[derive(Clone)]
-pub struct Jobs {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    name: String,
-    namespace: String,
-    storage: Arc<dyn Storage>,
-    registry: Registry,
-    max_payload_bytes: usize,
-    state: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
-    periodic: Vec<Periodic>,
-    limits: HashMap<&'static str, KeyLimit>,
-}
-
-impl std::fmt::Debug for Jobs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Jobs")
-            .field("name", &self.inner.name)
-            .field("namespace", &self.inner.namespace)
-            .finish_non_exhaustive()
-    }
-}
+use crate::task::definition::Task;
+use crate::task::handle::{Inner, Jobs};
+use crate::task::periodic::Periodic;
+use crate::task::registry::Registry;
 
 impl Jobs {
     /// Starts building a `Jobs`.
@@ -62,106 +31,6 @@ impl Jobs {
     /// ```
     pub fn builder() -> JobsBuilder {
         JobsBuilder::default()
-    }
-
-    /// Enqueues one run of task `T`. Await the returned builder, after setting options.
-    ///
-    /// # Errors
-    ///
-    /// A payload that does not serialize or is larger than the limit; a storage failure.
-    pub fn enqueue<T: Task>(&self, payload: T) -> Enqueue<'_, T> {
-        Enqueue::new(self, payload)
-    }
-
-    /// Enqueues many runs of task `T` in one storage call.
-    pub fn enqueue_many<T: Task>(
-        &self,
-        payloads: impl IntoIterator<Item = T>,
-    ) -> EnqueueMany<'_, T> {
-        EnqueueMany::new(self, payloads.into_iter().collect())
-    }
-
-    /// A run of the task named `task` with a JSON payload, checked against the task's
-    /// payload type: for HTTP APIs and tools that name tasks at run time. See
-    /// [`EnqueueJson`].
-    pub fn enqueue_json(&self, task: &str, payload: serde_json::Value) -> EnqueueJson<'_> {
-        EnqueueJson::new(self, task, payload)
-    }
-
-    /// Reads and manages runs: get, list, attempts, cancel, replay.
-    pub fn runs(&self) -> Runs<'_> {
-        Runs::new(self)
-    }
-
-    /// Configures a worker that runs this namespace's runs of every registered task.
-    pub fn worker(&self) -> WorkerBuilder {
-        WorkerBuilder::new(self.clone())
-    }
-
-    /// This instance's name (used in worker ids and logs).
-    pub fn name(&self) -> &str {
-        &self.inner.name
-    }
-
-    /// The namespace every run of this instance belongs to.
-    pub fn namespace(&self) -> &str {
-        &self.inner.namespace
-    }
-
-    /// The storage.
-    pub fn storage(&self) -> &Arc<dyn Storage> {
-        &self.inner.storage
-    }
-
-    /// The largest payload accepted, in bytes of JSON.
-    pub fn max_payload_bytes(&self) -> usize {
-        self.inner.max_payload_bytes
-    }
-
-    /// The names of every task linked into this binary, sorted.
-    pub fn task_names(&self) -> Vec<String> {
-        self.inner.registry.names()
-    }
-
-    /// The application state of type `T` given to [`JobsBuilder::state`], if any.
-    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.inner
-            .state
-            .get(&TypeId::of::<T>())
-            .and_then(|value| value.downcast_ref::<T>())
-    }
-
-    /// The per-key limits of task `task`, if [`JobsBuilder::limit`] set any.
-    pub fn limit_of(&self, task: &str) -> Option<&KeyLimit> {
-        self.inner.limits.get(task)
-    }
-
-    /// What to claim for `queue`: its tasks without limits together, and each limited
-    /// task on its own with its limits.
-    pub(crate) fn claim_groups(&self, queue: &str) -> Vec<(Vec<String>, Option<KeyLimit>)> {
-        let (limited, free): (Vec<String>, Vec<String>) = self
-            .registry()
-            .names_in(queue)
-            .into_iter()
-            .partition(|task| self.limit_of(task).is_some());
-        let mut groups = Vec::new();
-        if !free.is_empty() {
-            groups.push((free, None));
-        }
-        for task in limited {
-            let limit = self.limit_of(&task).cloned();
-            groups.push((vec![task], limit));
-        }
-        groups
-    }
-
-    /// The periodic schedules registered with [`JobsBuilder::periodic`].
-    pub fn periodic_schedules(&self) -> &[Periodic] {
-        &self.inner.periodic
-    }
-
-    pub(crate) fn registry(&self) -> &Registry {
-        &self.inner.registry
     }
 }
 
@@ -272,20 +141,20 @@ impl JobsBuilder {
                 pair[0]
             )));
         }
-        Ok(Jobs {
-            inner: Arc::new(Inner {
-                name: self.name.unwrap_or_else(|| "jobs".to_owned()),
-                namespace,
-                storage,
-                registry: Registry::collect()?,
-                max_payload_bytes: self
-                    .max_payload_bytes
-                    .unwrap_or(Self::DEFAULT_MAX_PAYLOAD_BYTES),
-                state: self.state,
-                periodic: self.periodic,
-                limits: self.limits,
-            }),
-        })
+        // Every task linked into the binary, checked once per process: two with one name
+        // are an error here, before anything runs.
+        Registry::global()?;
+        Ok(Jobs::from_inner(Inner {
+            name: self.name.unwrap_or_else(|| "jobs".to_owned()),
+            namespace,
+            storage,
+            max_payload_bytes: self
+                .max_payload_bytes
+                .unwrap_or(Self::DEFAULT_MAX_PAYLOAD_BYTES),
+            state: self.state,
+            periodic: self.periodic,
+            limits: self.limits,
+        }))
     }
 
     /// Limits the runs of task `T` per key of its payload (see [`KeyLimit`]): at most so
@@ -336,5 +205,29 @@ impl<S: Storage> IntoStorage for S {
 impl IntoStorage for Arc<dyn Storage> {
     fn into_storage(self) -> Arc<dyn Storage> {
         self
+    }
+}
+
+impl Periodic {
+    /// Runs `payload` on every tick of cron `pattern`. `name` tells schedules apart (it
+    /// is part of each tick's idempotency key): keep it stable across deploys.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a pattern that does not parse (naming it and why) or an
+    /// empty name; [`Error::Payload`] for a payload that does not serialize.
+    pub fn new<T: Task>(name: impl Into<String>, pattern: &str, payload: T) -> Result<Self, Error> {
+        let payload = serde_json::to_value(&payload).map_err(|e| Error::Payload {
+            task: T::NAME.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Periodic::from_parts(
+            name.into(),
+            pattern,
+            T::NAME,
+            T::QUEUE,
+            T::RETRY.attempts,
+            payload,
+        )
     }
 }
