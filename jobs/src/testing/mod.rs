@@ -160,6 +160,10 @@ macro_rules! storage_conformance {
             shutdown_tells_attempts_before_handing_them_back,
             drain_holds_only_what_it_runs_and_is_safe_to_drop,
             periodic_catch_up_is_bounded,
+            enqueues_racing_on_one_key_make_one_run,
+            cancel_and_claim_never_both_win,
+            replay_racing_finish_is_refused_or_linked,
+            claimers_racing_on_a_small_queue_never_share_a_run,
         }
     };
 }

@@ -8,6 +8,7 @@ mod lifecycle;
 mod listing;
 mod operate;
 mod periodic;
+mod races;
 mod worker;
 
 pub use budget::*;
@@ -18,6 +19,7 @@ pub use lifecycle::*;
 pub use listing::*;
 pub use operate::*;
 pub use periodic::*;
+pub use races::*;
 pub use worker::*;
 
 use crate::Run;
