@@ -164,6 +164,7 @@ macro_rules! storage_conformance {
             cancel_and_claim_never_both_win,
             replay_racing_finish_is_refused_or_linked,
             claimers_racing_on_a_small_queue_never_share_a_run,
+            refused_results_are_given_up_after_a_lease_and_run_again,
         }
     };
 }

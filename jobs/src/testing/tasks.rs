@@ -358,3 +358,21 @@ conformance_task!(
         }
     }
 );
+
+/// Notes its run's id under `token` each time it runs, and succeeds. A budget of 50
+/// attempts, 100 ms apart: for cases whose runs lose attempts on purpose.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NoteExecution {
+    /// The token to note under.
+    pub token: String,
+}
+conformance_task!(
+    NoteExecution,
+    "jobs-conformance-note-execution",
+    RetryPolicy::fixed(50, Duration::from_millis(100)),
+    None,
+    |this, ctx| {
+        note(&this.token, &ctx.run_id().to_string());
+        Ok(())
+    }
+);

@@ -3,6 +3,7 @@
 mod budget;
 mod cancel_replay;
 mod enqueue;
+mod faults;
 mod leases;
 mod lifecycle;
 mod listing;
@@ -14,6 +15,7 @@ mod worker;
 pub use budget::*;
 pub use cancel_replay::*;
 pub use enqueue::*;
+pub use faults::*;
 pub use leases::*;
 pub use lifecycle::*;
 pub use listing::*;
