@@ -1,7 +1,8 @@
 //! Retry policies: how many attempts a run gets and how long it waits between them.
 //!
-//! The math is a pure function of the attempt number, so the runtime, the tests and
-//! the documentation all agree on it. Storage never computes backoff: the worker asks
+//! The math is a pure function of the failure number (the run's failed attempts;
+//! snoozes and hand-backs are not failures), so the runtime, the tests and the
+//! documentation all agree on it. Storage never computes backoff: the worker asks
 //! the policy for a delay and hands storage the resulting time.
 
 use std::borrow::Cow;
@@ -9,7 +10,9 @@ use std::time::Duration;
 
 /// How many attempts a run gets and how long it waits before each retry.
 ///
-/// `attempts` counts every attempt, the first included: `attempts = 1` means no retry.
+/// `attempts` counts every attempt that may fail, the first included: `attempts = 1`
+/// means no retry. Attempts that snoozed or were handed back at a shutdown are not
+/// failures and use none of it.
 ///
 /// # Examples
 ///
@@ -23,16 +26,21 @@ use std::time::Duration;
 /// assert_eq!(policy.delay_after(5), None); // attempts spent: dead-letter
 /// assert!(matches!(policy.backoff, Backoff::Exponential { .. }));
 /// ```
+///
+/// `#[non_exhaustive]` (a policy may gain options, such as jitter): build it with its
+/// constructors.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
-    /// Every attempt a run may make, the first included. At least 1.
+    /// Every attempt a run may fail, the first included. At least 1.
     pub attempts: u32,
     /// How the wait before each retry is chosen.
     pub backoff: Backoff,
 }
 
-/// The wait before each retry.
+/// The wait before each retry. `#[non_exhaustive]`: more shapes may come.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Backoff {
     /// `initial`, then doubling after each failed attempt, never above `max`.
     Exponential {
@@ -78,10 +86,12 @@ impl RetryPolicy {
         }
     }
 
-    /// The wait before the next attempt after attempt number `attempt` (1-based) failed,
-    /// or `None` when that was the last attempt and the run is to be dead-lettered.
+    /// The wait before the next attempt after the run's failure number `attempt`
+    /// (1-based: its first failed attempt is 1, whatever attempts snoozed or were handed
+    /// back in between), or `None` when that failure spends the budget and the run is to
+    /// be dead-lettered.
     ///
-    /// Never panics and never overflows, whatever the attempt number.
+    /// Never panics and never overflows, whatever the number.
     pub fn delay_after(&self, attempt: u32) -> Option<Duration> {
         if attempt >= self.attempts.max(1) {
             return None;

@@ -71,6 +71,9 @@ impl NewRun {
 }
 
 /// When a new run's first attempt is due, resolved by the storage's clock.
+///
+/// Deliberately exhaustive, for the same reason as [`AttemptResult`]; storages may also
+/// call [`Schedule::resolve`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Schedule {
     /// As soon as a worker is free.
@@ -267,6 +270,9 @@ impl Outcome {
 }
 
 /// What the runtime decided after an attempt.
+///
+/// Deliberately exhaustive: a storage must apply every kind of result, so a new kind is a
+/// breaking change for backends by design, which their `match` then points out.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttemptResult {
     /// The run succeeded.
