@@ -77,6 +77,14 @@ impl From<jobs::Error> for ApiError {
                     field: field.clone(),
                 };
             }
+            E::InvalidInput { field, .. } => {
+                return ApiError {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    code: "invalid_input",
+                    message,
+                    field: Some(field.clone()),
+                };
+            }
             E::Payload { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload"),
             E::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             E::Storage { .. } => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),

@@ -111,6 +111,17 @@ pub enum Error {
         /// Where the second is defined.
         second: String,
     },
+    /// A value no storage can keep: text with a NUL character, a time outside the years
+    /// 0 to 9999. Refused before anything is stored; the caller's mistake, not worth
+    /// retrying.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// What was given: `payload.order_id`, `idempotency_key`, `task`, `run_at`,
+        /// `reason`.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The builder was missing something or given a bad value.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -141,6 +152,14 @@ impl Error {
         Error::RunNotFound {
             id,
             namespace: namespace.to_owned(),
+        }
+    }
+
+    /// `field` cannot be stored: `reason` (for storage implementations and the runtime).
+    pub fn invalid_input(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
         }
     }
 
