@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use jobs::stats::MAX_STATS_WINDOW;
 use jobs::storage::{
     AttemptResult, ClaimRequest, Enqueued, Finished, Heartbeat, Lease, NewRun, Outcome,
-    ReplayRequest, Schedule, Storage, StorageEvent,
+    ReplayRequest, Schedule, Storage, StorageEvent, check_new_runs, check_text,
 };
 use jobs::{
     Attempt, Error, KeyLimit, ListRuns, Page, Pruned, Retention, Run, RunId, RunStatus, Stats,
@@ -172,6 +172,7 @@ impl PgStorage {
         runs: Vec<NewRun>,
         origin: &str,
     ) -> Result<Vec<Enqueued>, Error> {
+        check_new_runs(&runs)?;
         let mut results: Vec<Option<Enqueued>> = vec![None; runs.len()];
         let mut pending: Vec<usize> = (0..runs.len()).collect();
         for _ in 0..KEY_ROUNDS {
@@ -471,6 +472,9 @@ impl Storage for PgStorage {
     }
 
     async fn list(&self, namespace: &str, filter: &ListRuns) -> Result<Page, Error> {
+        if let Some(task) = filter.task_value() {
+            check_text("task", task)?;
+        }
         let sql = &self.inner.sql;
         let mut text = sql.list_head.clone();
         let mut args = PgArguments::default();
@@ -629,12 +633,13 @@ impl Storage for PgStorage {
             max_attempts,
             ..
         } = request;
+        check_text("reason", &reason)?;
         let row = sqlx::query(&self.inner.sql.replay)
             .bind(self.now())
             .bind(namespace)
             .bind(id.as_uuid())
             .bind(new_id.as_uuid())
-            .bind(clean_text(reason))
+            .bind(reason)
             .bind(self.origin())
             .bind(max_attempts.map(|n| int4(n.max(1))))
             .fetch_optional(&self.inner.pool)

@@ -18,6 +18,7 @@ use jobs::stats::{MAX_STATS_WINDOW, StatusCount, window_start};
 use jobs::storage::{
     AttemptResult, CANCELLED, ClaimRequest, Enqueued, Finished, Heartbeat, INTERRUPTED,
     LEASE_EXPIRED, Lease, NewRun, Outcome, ReplayRequest, Schedule, Storage, StorageEvent,
+    check_new_runs, check_text,
 };
 use jobs::{
     Attempt, AttemptOutcome, Error, KeyLimit, ListRuns, Page, Pruned, Retention, Run, RunId,
@@ -370,6 +371,7 @@ fn stored_status(
 #[async_trait]
 impl Storage for SqliteStorage {
     async fn enqueue(&self, runs: Vec<NewRun>) -> Result<Vec<Enqueued>, Error> {
+        check_new_runs(&runs)?;
         if runs.is_empty() {
             return Ok(Vec::new());
         }
@@ -585,6 +587,9 @@ impl Storage for SqliteStorage {
     }
 
     async fn list(&self, namespace: &str, filter: &ListRuns) -> Result<Page, Error> {
+        if let Some(task) = filter.task_value() {
+            check_text("task", task)?;
+        }
         let (now, now_us) = self.now();
         let mut text = sql::LIST_HEAD.to_owned();
         if filter.task_value().is_some() {
@@ -725,6 +730,7 @@ impl Storage for SqliteStorage {
             max_attempts,
             ..
         } = request;
+        check_text("reason", &reason)?;
         let action = "replay a run";
         let (now, now_us) = self.now();
         let mut tx = self.write(action).await?;

@@ -471,9 +471,15 @@ async fn hostile_input_is_stored_verbatim() {
 
     let mut nul_key = NewRun::new("input", "task", serde_json::json!({}), 1);
     nul_key.idempotency_key = Some("nul\0key".into());
-    assert!(storage.enqueue(vec![nul_key]).await.is_err());
+    assert!(matches!(
+        storage.enqueue(vec![nul_key]).await,
+        Err(Error::InvalidInput { field, .. }) if field == "idempotency_key"
+    ));
     let nul_payload = NewRun::new("input", "task", serde_json::json!({ "s": "a\0b" }), 1);
-    assert!(storage.enqueue(vec![nul_payload]).await.is_err());
+    assert!(matches!(
+        storage.enqueue(vec![nul_payload]).await,
+        Err(Error::InvalidInput { field, .. }) if field == "payload.s"
+    ));
 
     let run = NewRun::new("input", Noop::NAME, serde_json::json!({ "n": 1 }), 1);
     let id = storage.enqueue(vec![run]).await.unwrap()[0].id();

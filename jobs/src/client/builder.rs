@@ -128,9 +128,9 @@ impl JobsBuilder {
         let namespace = self
             .namespace
             .unwrap_or_else(|| Self::DEFAULT_NAMESPACE.to_owned());
-        if namespace.is_empty() || namespace.chars().count() > 100 {
+        if namespace.is_empty() || namespace.chars().count() > 100 || namespace.contains('\0') {
             return Err(Error::Config(format!(
-                "namespace `{namespace}` must be 1 to 100 characters"
+                "namespace {namespace:?} must be 1 to 100 characters, none of them NUL"
             )));
         }
         let mut names: Vec<&str> = self.periodic.iter().map(Periodic::name).collect();

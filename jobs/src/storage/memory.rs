@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::broadcast;
 
+use super::check::{check_new_runs, check_text};
 use super::{
     AttemptResult, CANCELLED, ClaimRequest, Enqueued, Finished, Heartbeat, INTERRUPTED,
     LEASE_EXPIRED, Lease, NewRun, Outcome, ReplayRequest, Storage, StorageEvent,
@@ -367,6 +368,7 @@ fn close_attempt(
 #[async_trait]
 impl Storage for MemoryStorage {
     async fn enqueue(&self, runs: Vec<NewRun>) -> Result<Vec<Enqueued>, Error> {
+        check_new_runs(&runs)?;
         let now = self.now();
         let mut namespaces = Vec::new();
         let mut out = Vec::with_capacity(runs.len());
@@ -625,6 +627,9 @@ impl Storage for MemoryStorage {
     }
 
     async fn list(&self, namespace: &str, filter: &ListRuns) -> Result<Page, Error> {
+        if let Some(task) = filter.task_value() {
+            check_text("task", task)?;
+        }
         let now = self.now();
         let state = self.lock();
         let Some(space) = state.namespaces.get(namespace) else {
@@ -714,6 +719,7 @@ impl Storage for MemoryStorage {
             reason,
             max_attempts,
         } = request;
+        check_text("reason", &reason)?;
         let now = self.now();
         let run = {
             let mut state = self.lock();

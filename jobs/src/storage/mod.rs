@@ -46,10 +46,13 @@
 //!   react at once; a storage emits them after its change is visible (committed), to
 //!   subscribers in this process and, where it can (PostgreSQL's NOTIFY), in other
 //!   processes. Workers also poll, so a lost or spurious event costs latency, never a run.
-//! - **Text is stored verbatim**, payloads as the JSON given. A backend that cannot
-//!   hold some text (PostgreSQL cannot hold NUL) refuses it in keys and payloads with
-//!   [`Error::Storage`] before changing anything, and may replace it (U+FFFD) in error
-//!   messages and reasons rather than fail a batch of results.
+//! - **Text is stored verbatim**, payloads as the JSON given, as long as every storage
+//!   can keep it: values none can (text with NUL, which PostgreSQL cannot hold; times
+//!   outside the years 0 to 9999; delays past a century) are refused with
+//!   [`Error::InvalidInput`] naming the field, before anything is stored, the same on
+//!   every backend: call [`check_new_runs`] in `enqueue` and [`check_text`] on `list`'s
+//!   task filter and `replay`'s reason. Error messages written by the runtime (results,
+//!   snooze reasons) may have NUL replaced (U+FFFD) rather than fail a batch of results.
 //!
 //! [`Clock`]: crate::Clock
 //! [`RunStatus::Scheduled`]: crate::RunStatus::Scheduled
@@ -59,10 +62,13 @@
 //! [`Error::NotReplayable`]: crate::Error::NotReplayable
 //! [`Error::Config`]: crate::Error::Config
 //! [`Error::Storage`]: crate::Error::Storage
+//! [`Error::InvalidInput`]: crate::Error::InvalidInput
 
+mod check;
 mod memory;
 mod records;
 
+pub use check::{MAX_DELAY, check_new_runs, check_text, check_time};
 pub use memory::MemoryStorage;
 pub use records::{
     AttemptResult, CANCELLED, ClaimRequest, Enqueued, Finished, Heartbeat, INTERRUPTED,
@@ -112,8 +118,9 @@ pub trait Storage: Send + Sync + 'static {
     ///
     /// # Errors
     ///
-    /// [`Error::Storage`] when the backend fails, or cannot hold a key or payload (then
-    /// nothing of the batch is stored).
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a value no storage can keep
+    /// ([`check_new_runs`]); [`Error::Storage`] when the backend fails. Either way nothing
+    /// of the batch is stored.
     async fn enqueue(&self, runs: Vec<NewRun>) -> Result<Vec<Enqueued>, Error>;
 
     /// Claims up to `request.limit` due runs and returns them, in claim order:
@@ -218,7 +225,8 @@ pub trait Storage: Send + Sync + 'static {
     ///
     /// # Errors
     ///
-    /// [`Error::Storage`] when the backend fails.
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a task filter no storage
+    /// can hold ([`check_text`], field `task`); [`Error::Storage`] when the backend fails.
     async fn list(&self, namespace: &str, filter: &ListRuns) -> Result<Page, Error>;
 
     /// Every attempt of run `id`, oldest first: one per attempt started, numbered from 1
@@ -258,7 +266,8 @@ pub trait Storage: Send + Sync + 'static {
     ///
     /// [`Error::NotReplayable`] (with its status as seen now)
     /// for a run that has not finished; [`Error::RunNotFound`];
-    /// [`Error::Storage`].
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a reason no storage can keep
+    /// (field `reason`), before anything else is looked at; [`Error::Storage`].
     async fn replay(&self, namespace: &str, request: ReplayRequest) -> Result<Run, Error>;
 
     /// A receiver of the storage's [`StorageEvent`]s (see the module docs: hints, emitted

@@ -93,27 +93,35 @@ pub(crate) struct Mismatch {
 fn decode<T: Task>(payload: serde_json::Value) -> Result<T, Mismatch> {
     serde_path_to_error::deserialize::<_, T>(payload).map_err(|error| {
         let path = error.path().to_string();
+        let inner = error.inner().to_string();
         let short = std::any::type_name::<T>().rsplit("::").next().unwrap_or("");
-        if path == "." {
-            let inner = error.inner().to_string();
-            Mismatch {
-                field: missing_field(&inner),
+        let at_root = path == ".";
+        // A missing field is reported at the object that lacks it: name its full path.
+        match (missing_field(&inner), at_root) {
+            (Some(name), true) => Mismatch {
+                message: format!("payload does not fit `{short}`: missing field `{name}`"),
+                field: Some(name),
+            },
+            (Some(name), false) => {
+                let field = format!("{path}.{name}");
+                Mismatch {
+                    message: format!("payload does not fit `{short}`: missing field `{field}`"),
+                    field: Some(field),
+                }
+            }
+            (None, true) => Mismatch {
                 message: format!("payload does not fit `{short}`: {inner}"),
-            }
-        } else {
-            Mismatch {
-                message: format!(
-                    "payload does not fit `{short}`: field `{path}`: {}",
-                    error.inner()
-                ),
+                field: None,
+            },
+            (None, false) => Mismatch {
+                message: format!("payload does not fit `{short}`: field `{path}`: {inner}"),
                 field: Some(path),
-            }
+            },
         }
     })
 }
 
-/// The field serde names in "missing field `name`", the one mismatch it reports at the
-/// payload's own level.
+/// The field serde names in "missing field `name`": the field an object lacks.
 fn missing_field(message: &str) -> Option<String> {
     let rest = message.strip_prefix("missing field `")?;
     rest.split_once('`').map(|(name, _)| name.to_owned())
@@ -294,5 +302,47 @@ mod tests {
         let missing = decode::<A>(serde_json::json!({})).map(drop).unwrap_err();
         assert!(missing.message.contains("missing field `n`"), "{missing:?}");
         assert_eq!(missing.field.as_deref(), Some("n"));
+    }
+
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Address {
+        city: String,
+    }
+
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Customer {
+        address: Address,
+        others: Vec<Address>,
+    }
+
+    impl Task for Customer {
+        const NAME: &'static str = "customer";
+        const RETRY: RetryPolicy = RetryPolicy::DEFAULT;
+        const TIMEOUT: Option<Duration> = None;
+        async fn run(self, _ctx: Context) -> Result<(), TaskError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_missing_nested_field_is_named_by_its_full_path() {
+        let nested = serde_json::json!({ "address": {}, "others": [] });
+        let missing = decode::<Customer>(nested).map(drop).unwrap_err();
+        assert_eq!(
+            missing.field.as_deref(),
+            Some("address.city"),
+            "{missing:?}"
+        );
+        assert!(
+            missing.message.contains("missing field `address.city`"),
+            "{missing:?}"
+        );
+        let in_list = serde_json::json!({ "address": { "city": "x" }, "others": [{}] });
+        let missing = decode::<Customer>(in_list).map(drop).unwrap_err();
+        assert_eq!(
+            missing.field.as_deref(),
+            Some("others[0].city"),
+            "{missing:?}"
+        );
     }
 }

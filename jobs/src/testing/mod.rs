@@ -165,6 +165,7 @@ macro_rules! storage_conformance {
             replay_racing_finish_is_refused_or_linked,
             claimers_racing_on_a_small_queue_never_share_a_run,
             refused_results_are_given_up_after_a_lease_and_run_again,
+            values_no_storage_can_keep_are_refused,
         }
     };
 }
