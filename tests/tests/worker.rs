@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use jobs::storage::ClaimRequest;
+use jobs::testing::{Call, FaultyStorage};
 use jobs::{Jobs, ManualClock, MemoryStorage, RunId, RunStatus, TaskError};
 
 static RUNNING: AtomicUsize = AtomicUsize::new(0);
@@ -210,101 +211,16 @@ async fn a_worker_leaves_other_namespaces_alone() {
     worker.shutdown().await;
 }
 
-/// A memory storage whose `finish` is slow: results pile up unless the worker holds back.
-struct SlowFinish(MemoryStorage);
-
-#[async_trait::async_trait]
-impl jobs::Storage for SlowFinish {
-    async fn enqueue(
-        &self,
-        runs: Vec<jobs::storage::NewRun>,
-    ) -> Result<Vec<jobs::Enqueued>, jobs::Error> {
-        self.0.enqueue(runs).await
-    }
-    async fn claim(&self, request: ClaimRequest) -> Result<Vec<jobs::Run>, jobs::Error> {
-        self.0.claim(request).await
-    }
-    async fn heartbeat(
-        &self,
-        request: jobs::storage::Heartbeat,
-    ) -> Result<Vec<jobs::storage::Lease>, jobs::Error> {
-        self.0.heartbeat(request).await
-    }
-    async fn finish(
-        &self,
-        namespace: &str,
-        outcomes: Vec<jobs::storage::Outcome>,
-    ) -> Result<jobs::storage::Finished, jobs::Error> {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        self.0.finish(namespace, outcomes).await
-    }
-    async fn release(
-        &self,
-        namespace: &str,
-        leases: Vec<jobs::storage::Lease>,
-    ) -> Result<usize, jobs::Error> {
-        self.0.release(namespace, leases).await
-    }
-    async fn rescue_expired(&self, namespace: &str) -> Result<Vec<RunId>, jobs::Error> {
-        self.0.rescue_expired(namespace).await
-    }
-    async fn get(&self, namespace: &str, id: RunId) -> Result<Option<jobs::Run>, jobs::Error> {
-        self.0.get(namespace, id).await
-    }
-    async fn list(
-        &self,
-        namespace: &str,
-        filter: &jobs::ListRuns,
-    ) -> Result<jobs::Page, jobs::Error> {
-        self.0.list(namespace, filter).await
-    }
-    async fn attempts(
-        &self,
-        namespace: &str,
-        id: RunId,
-    ) -> Result<Vec<jobs::Attempt>, jobs::Error> {
-        self.0.attempts(namespace, id).await
-    }
-    async fn cancel(&self, namespace: &str, id: RunId) -> Result<jobs::Run, jobs::Error> {
-        self.0.cancel(namespace, id).await
-    }
-    async fn replay(
-        &self,
-        namespace: &str,
-        request: jobs::storage::ReplayRequest,
-    ) -> Result<jobs::Run, jobs::Error> {
-        self.0.replay(namespace, request).await
-    }
-    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<jobs::storage::StorageEvent> {
-        self.0.subscribe()
-    }
-
-    async fn now(&self) -> Result<chrono::DateTime<chrono::Utc>, jobs::Error> {
-        self.0.now().await
-    }
-
-    async fn prune(
-        &self,
-        namespace: &str,
-        retention: &jobs::Retention,
-        limit: usize,
-    ) -> Result<jobs::Pruned, jobs::Error> {
-        self.0.prune(namespace, retention, limit).await
-    }
-
-    async fn stats(
-        &self,
-        namespace: &str,
-        window: std::time::Duration,
-    ) -> Result<jobs::Stats, jobs::Error> {
-        self.0.stats(namespace, window).await
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_never_claims_far_ahead_of_what_it_has_recorded() {
     let clock = ManualClock::new();
-    let storage = SlowFinish(MemoryStorage::with_clock(clock));
+    // Results take 50 ms to write: they pile up unless the worker holds back.
+    let storage = FaultyStorage::new(MemoryStorage::with_clock(clock));
+    storage.slow(
+        Call::Finish,
+        Duration::from_millis(50),
+        Duration::from_secs(3600),
+    );
     let jobs = Jobs::builder()
         .namespace("backpressure")
         .storage(storage)

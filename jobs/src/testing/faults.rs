@@ -54,6 +54,8 @@ enum Fault {
     Fail,
     /// Answers nothing until the fault ends, then goes through.
     Hang,
+    /// Goes through after waiting this long.
+    Slow(Duration),
 }
 
 /// A storage that delegates to another, with faults set per kind of call.
@@ -107,6 +109,12 @@ impl FaultyStorage {
         self.set(call, Fault::Hang, how_long);
     }
 
+    /// From now on and for `how_long`, every `call` waits `each` before it goes through
+    /// (a slow disk, a loaded server).
+    pub fn slow(&self, call: Call, each: Duration, how_long: Duration) {
+        self.set(call, Fault::Slow(each), how_long);
+    }
+
     /// Ends the fault on `call` now.
     pub fn heal(&self, call: Call) {
         self.faults
@@ -156,6 +164,10 @@ impl FaultyStorage {
             )),
             Some((Fault::Hang, until)) => {
                 tokio::time::sleep_until(until).await;
+                Ok(())
+            }
+            Some((Fault::Slow(each), _)) => {
+                tokio::time::sleep(each).await;
                 Ok(())
             }
         }
