@@ -395,12 +395,13 @@
         },
         h("td", {}, h("a", { href: runHash(run.id), class: "mono", "data-testid": "run-link" }, run.id)),
         h("td", {}, run.task),
-        h("td", { "data-testid": "run-status", "data-status": run.status }, badge(run.status, KNOWN_STATUSES)),
+        h("td", { "data-testid": "run-status", "data-status": run.status, title: pending(run) }, badge(run.status, KNOWN_STATUSES)),
         h("td", { class: "num" }, attemptsCell(run)),
         h("td", { title: absolute(run.created_at) }, ago(run.created_at)),
+        // Finished: when, or a dash while the run is not (when it is due shows on its status).
         run.finished_at
-          ? h("td", { title: absolute(run.finished_at) }, ago(run.finished_at))
-          : h("td", { class: "muted", title: "due " + absolute(run.run_at) }, "due " + ago(run.run_at).replace("just now", "now")),
+          ? h("td", { "data-testid": "run-finished", title: absolute(run.finished_at) }, ago(run.finished_at))
+          : h("td", { "data-testid": "run-finished", class: "muted", title: "Not finished" }, "—"),
         h("td", { class: "error-text" }, h("div", { class: "truncate", title: run.last_error || "" }, run.last_error || "")),
       ),
     );
@@ -414,6 +415,13 @@
     $("page-first").disabled = pageNo === 1;
     $("page-prev").disabled = pageNo === 1;
     $("page-next").disabled = !state.nextCursor;
+  }
+
+  /** What a run not finished waits for, on hover over its status: "due in 5 min (...)". */
+  function pending(run) {
+    if (run.finished_at) return null;
+    if (run.status === "running" && run.started_at) return "started " + ago(run.started_at) + " (" + absolute(run.started_at) + ")";
+    return "due " + ago(run.run_at).replace("just now", "now") + " (" + absolute(run.run_at) + ")";
   }
 
   /** Filters the runs by task and status (empty: any), from the first page. */

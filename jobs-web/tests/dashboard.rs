@@ -1,8 +1,10 @@
 //! The dashboard in a real browser: headless Chromium loads the page, finds a
-//! dead-lettered run, replays it with mouse clicks, and sees the new run queued.
+//! dead-lettered run, replays it with mouse clicks, and sees the new run queued; then the
+//! edges: the runs table's columns, the chart's labels, a phone-sized window, time zones,
+//! and long payloads and errors.
 //!
-//! Needs Debian's Chromium at `/usr/bin/chromium`; `scripts/test.sh` installs it. Leaves a
-//! screenshot in `target/dashboard.png` (and the run page in `target/dashboard-run.png`).
+//! Needs Debian's Chromium at `/usr/bin/chromium`; `scripts/test.sh` installs it. Leaves
+//! screenshots in `target/tmp/dashboard/` (cargo's `CARGO_TARGET_TMPDIR`).
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
@@ -13,7 +15,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::Router;
-use jobs::{Jobs, ListRuns, MemoryStorage, RunStatus, TaskError};
+use chrono::{DateTime, Utc};
+use jobs::storage::ClaimRequest;
+use jobs::{Jobs, ListRuns, ManualClock, MemoryStorage, RunId, RunStatus, TaskError};
+use serde_json::Value;
 
 use cdp::{Browser, Page};
 
@@ -25,6 +30,33 @@ const WAIT: Duration = Duration::from_secs(15);
 async fn charge_card(order_id: String, amount_cents: u64) -> Result<(), TaskError> {
     Err(TaskError::permanent(format!(
         "card declined for order {order_id} ({amount_cents} cents)"
+    )))
+}
+
+/// Always succeeds.
+#[jobs::task(name = "send-receipt")]
+async fn send_receipt(order_id: String) -> Result<(), TaskError> {
+    if order_id.is_empty() {
+        return Err(TaskError::permanent("no order"));
+    }
+    Ok(())
+}
+
+/// A catalog import with a payload of about 20 KB; fails for good with a long error that
+/// lists the rejected rows.
+#[jobs::task(name = "import-catalog")]
+async fn import_catalog(rows: Vec<String>) -> Result<(), TaskError> {
+    let rejected: Vec<String> = rows
+        .iter()
+        .enumerate()
+        .take(60)
+        .map(|(i, row)| format!("  row {}: no price for {row}", i + 1))
+        .collect();
+    Err(TaskError::permanent(format!(
+        "catalog import failed: {} of {} rows rejected\n{}",
+        rejected.len(),
+        rows.len(),
+        rejected.join("\n")
     )))
 }
 
@@ -155,8 +187,7 @@ async fn a_dead_lettered_run_is_replayed_from_the_dashboard() {
         replays[0].replay_reason.as_deref(),
         Some("replayed from the dashboard")
     );
-    page.screenshot(&target_dir().join("dashboard-run.png"))
-        .await;
+    page.screenshot(&shots_dir().join("replay-run.png")).await;
 
     // Back on the overview, both runs are listed: the replay queued, the original still
     // dead-lettered.
@@ -184,7 +215,8 @@ async fn a_dead_lettered_run_is_replayed_from_the_dashboard() {
         WAIT,
     )
     .await;
-    page.screenshot(&target_dir().join("dashboard.png")).await;
+    page.screenshot(&shots_dir().join("replay-overview.png"))
+        .await;
     assert_eq!(
         page.exceptions(),
         &[] as &[String],
@@ -192,7 +224,217 @@ async fn a_dead_lettered_run_is_replayed_from_the_dashboard() {
     );
 }
 
-/// The workspace's `target/`.
-fn target_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target")
+/// Where the screenshots go: `target/tmp/dashboard/`.
+fn shots_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard")
+}
+
+// ---- The edges: the runs table, the chart, a phone-sized window, time zones, long text ----
+
+/// A dashboard over runs in every state a page shows differently, on a clock stopped
+/// 30 s past a ten-minute mark (so the chart's last minute carries an axis label).
+struct Fixture {
+    url: String,
+    succeeded: RunId,
+    dead: RunId,
+    import: RunId,
+    running: RunId,
+    queued: RunId,
+    scheduled: RunId,
+}
+
+impl Fixture {
+    async fn start() -> Fixture {
+        let clock = ManualClock::at(stopped_at());
+        let jobs = Jobs::builder()
+            .storage(MemoryStorage::with_clock(clock))
+            .build()
+            .unwrap();
+        let succeeded = jobs
+            .enqueue(SendReceipt {
+                order_id: "ord_1041".into(),
+            })
+            .await
+            .unwrap()
+            .id();
+        let dead = jobs
+            .enqueue(ChargeCard {
+                order_id: "ord_1042".into(),
+                amount_cents: 4_999,
+            })
+            .await
+            .unwrap()
+            .id();
+        let rows = catalog_rows();
+        assert!(serde_json::to_string(&rows).unwrap().len() >= 20_000);
+        let import = jobs.enqueue(ImportCatalog { rows }).await.unwrap().id();
+        jobs.drain().await.unwrap();
+
+        // Runs that are not finished: one running (claimed as a worker would), one
+        // queued, one due in an hour.
+        let running = jobs
+            .enqueue(SendReceipt {
+                order_id: "ord_1043".into(),
+            })
+            .await
+            .unwrap()
+            .id();
+        let claimed = jobs
+            .storage()
+            .claim(ClaimRequest::new(
+                jobs.namespace(),
+                vec!["send-receipt".into()],
+                1,
+                Duration::from_secs(3600),
+                "worker-1",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].id, running);
+        let queued = jobs
+            .enqueue(SendReceipt {
+                order_id: "ord_1044".into(),
+            })
+            .await
+            .unwrap()
+            .id();
+        let scheduled = jobs
+            .enqueue(SendReceipt {
+                order_id: "ord_1045".into(),
+            })
+            .delay(Duration::from_secs(3600))
+            .await
+            .unwrap()
+            .id();
+        for (id, status) in [
+            (succeeded, RunStatus::Succeeded),
+            (dead, RunStatus::DeadLettered),
+            (import, RunStatus::DeadLettered),
+            (running, RunStatus::Running),
+            (queued, RunStatus::Queued),
+            (scheduled, RunStatus::Scheduled),
+        ] {
+            assert_eq!(jobs.runs().get(&id).await.unwrap().unwrap().status, status);
+        }
+
+        let app = Router::new().nest("/jobs", jobs_web::router(jobs));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Fixture {
+            url: format!("http://{addr}/jobs"),
+            succeeded,
+            dead,
+            import,
+            running,
+            queued,
+            scheduled,
+        }
+    }
+
+    /// Opens the overview and waits until the runs, the counts and the chart are drawn.
+    async fn overview(&self, page: &mut Page) {
+        page.navigate(&self.url).await;
+        page.wait_for(
+            "the six runs, the counts and the chart",
+            "document.querySelectorAll('[data-testid=run-row]').length === 6 \
+             && document.querySelectorAll('[data-testid=count-row]').length === 3 \
+             && document.querySelector('#chart svg text') !== null",
+            WAIT,
+        )
+        .await;
+    }
+}
+
+/// The fixture's clock: 30 s past the last ten-minute mark (UTC) before now, so the
+/// relative times read as minutes ago.
+fn stopped_at() -> DateTime<Utc> {
+    let now = Utc::now().timestamp();
+    DateTime::from_timestamp(
+        now - now % 600 + 30 - if now % 600 < 30 { 600 } else { 0 },
+        0,
+    )
+    .unwrap()
+}
+
+/// 400 rows of about 50 bytes: a payload over 20 KB as JSON.
+fn catalog_rows() -> Vec<String> {
+    (1..=400)
+        .map(|n| format!("sku-{n:05}: organic cotton t-shirt, size M, colour {n:03}"))
+        .collect()
+}
+
+fn cell(run: &RunId, testid: &str) -> String {
+    format!("{} [data-testid={testid}]", row(run))
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {value}"))
+        .iter()
+        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+        .collect()
+}
+
+/// Item 1: the "Finished" column says when a run finished, and nothing else.
+#[tokio::test]
+async fn the_finished_column_shows_only_finish_times() {
+    let browser = Browser::launch();
+    let fx = Fixture::start().await;
+    let mut page = browser.new_page(1280, 900).await;
+    fx.overview(&mut page).await;
+
+    let header = page
+        .eval("[...document.querySelectorAll('[data-testid=runs] thead th')].map((th) => th.textContent)")
+        .await;
+    let header = strings(&header);
+    let finished_column = header
+        .iter()
+        .position(|h| h == "Finished")
+        .unwrap_or_else(|| panic!("no Finished column in {header:?}"));
+    for (run, status) in [
+        (&fx.queued, "queued"),
+        (&fx.running, "running"),
+        (&fx.scheduled, "scheduled"),
+    ] {
+        let text = page
+            .eval(&format!(
+                "document.querySelector('{} > td:nth-child({})').textContent",
+                row(run),
+                finished_column + 1
+            ))
+            .await;
+        assert_eq!(
+            text, "—",
+            "the Finished cell of a {status} run shows a dash, not {text}"
+        );
+    }
+    for run in [&fx.succeeded, &fx.dead, &fx.import] {
+        let text = page
+            .eval(&format!(
+                "document.querySelector('{} > td:nth-child({})').textContent",
+                row(run),
+                finished_column + 1
+            ))
+            .await;
+        let text = text.as_str().unwrap();
+        assert!(
+            text.ends_with(" ago") && !text.contains("due"),
+            "the Finished cell of a finished run says when: {text:?}"
+        );
+    }
+    // When a run not yet finished is due shows on hover over its status.
+    let due = page
+        .eval(&format!(
+            "document.querySelector('{}').title",
+            cell(&fx.scheduled, "run-status")
+        ))
+        .await;
+    assert!(
+        due.as_str().unwrap().starts_with("due in "),
+        "the status of a scheduled run says when it is due: {due}"
+    );
+    assert_eq!(page.exceptions(), &[] as &[String]);
 }
