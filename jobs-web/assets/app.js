@@ -69,8 +69,25 @@
     return h("span", { class: "badge " + cls, "data-status": value }, label(value));
   }
 
+  // Times show in UTC, as the API and the `jobs` command give them, with the zone named;
+  // the browser's local time shows on hover.
+
+  /** "2026-12-04 18:10:30 UTC". */
   function absolute(iso) {
-    return iso ? new Date(iso).toLocaleString() : "";
+    if (!iso) return "";
+    const date = new Date(iso);
+    return isNaN(date) ? String(iso) : date.toISOString().slice(0, 19).replace("T", " ") + " UTC";
+  }
+
+  /** The same time in the browser's zone, named: "Dec 4, 2026, 7:10:30 PM GMT+1". */
+  function local(iso) {
+    const date = new Date(iso);
+    return isNaN(date) ? "" : date.toLocaleString([], { dateStyle: "medium", timeStyle: "long" });
+  }
+
+  /** A tooltip for a time: "2026-12-04 18:10:30 UTC (local: Dec 4, 2026, 7:10:30 PM GMT+1)". */
+  function tooltip(iso) {
+    return iso ? absolute(iso) + " (local: " + local(iso) + ")" : null;
   }
 
   /** "3 min ago", "in 20 s". */
@@ -104,8 +121,9 @@
     return Math.floor(ms / 60000) + " min " + Math.round((ms % 60000) / 1000) + " s";
   }
 
+  /** Hours and minutes in UTC: "18:10". */
   function clock(date) {
-    return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return date.toISOString().slice(11, 16);
   }
 
   // ---- The API ---------------------------------------------------------------------------
@@ -212,7 +230,9 @@
       if (state.runId) await loadRun(current);
       else await loadOverview(current);
       if (current()) {
-        $("updated").textContent = "Updated " + new Date().toLocaleTimeString();
+        const now = new Date().toISOString();
+        $("updated").textContent = "Updated " + absolute(now).slice(11);
+        $("updated").title = "local: " + local(now);
         clearError("load");
       }
     } catch (err) {
@@ -344,7 +364,7 @@
       const x = pad.left + i * slot;
       const start = new Date(minute.start);
       const group = svg("g", {});
-      const tip = `${clock(start)}: ${minute.succeeded} succeeded, ${minute.dead_lettered} dead-lettered, ${minute.cancelled} cancelled`;
+      const tip = `${clock(start)} UTC: ${minute.succeeded} succeeded, ${minute.dead_lettered} dead-lettered, ${minute.cancelled} cancelled`;
       // A full-height invisible target, so every minute has a tooltip.
       group.append(svg("rect", { x, y: pad.top, width: slot, height: plotH, fill: "transparent" }, svg("title", {}, document.createTextNode(tip))));
       let stacked = 0;
@@ -359,6 +379,7 @@
         chart.append(svg("text", { x: x + slot / 2, y: height - 6, "text-anchor": "middle" }, document.createTextNode(clock(start))));
       }
     });
+    chart.append(svg("text", { x: 2, y: height - 6, class: "zone" }, document.createTextNode("UTC")));
     box.replaceChildren(chart);
     $("chart-legend").hidden = false;
     $("chart-note").textContent = `last ${throughput.length} minutes, ${finished.toLocaleString()} finished`;
@@ -397,10 +418,10 @@
         h("td", {}, run.task),
         h("td", { "data-testid": "run-status", "data-status": run.status, title: pending(run) }, badge(run.status, KNOWN_STATUSES)),
         h("td", { class: "num" }, attemptsCell(run)),
-        h("td", { title: absolute(run.created_at) }, ago(run.created_at)),
+        h("td", { title: tooltip(run.created_at) }, ago(run.created_at)),
         // Finished: when, or a dash while the run is not (when it is due shows on its status).
         run.finished_at
-          ? h("td", { "data-testid": "run-finished", title: absolute(run.finished_at) }, ago(run.finished_at))
+          ? h("td", { "data-testid": "run-finished", title: tooltip(run.finished_at) }, ago(run.finished_at))
           : h("td", { "data-testid": "run-finished", class: "muted", title: "Not finished" }, "—"),
         h("td", { class: "error-text" }, h("div", { class: "truncate", title: run.last_error || "" }, run.last_error || "")),
       ),
@@ -481,7 +502,7 @@
         { "data-testid": "attempt-row" },
         h("td", { class: "num" }, a.number),
         h("td", {}, badge(a.outcome, OUTCOMES)),
-        h("td", { title: ago(a.started_at) }, absolute(a.started_at)),
+        h("td", { title: a.started_at && ago(a.started_at) + "; local: " + local(a.started_at) }, absolute(a.started_at)),
         h("td", { class: "num" }, duration(a.started_at, a.finished_at)),
         h("td", { class: "wrap error-text" }, a.error || ""),
       ),
@@ -491,7 +512,7 @@
   }
 
   function when(iso) {
-    return iso ? absolute(iso) + " (" + ago(iso) + ")" : null;
+    return iso ? h("span", { title: "local: " + local(iso) }, absolute(iso) + " (" + ago(iso) + ")") : null;
   }
 
   /** Asks to confirm a cancel or a replay (with its reason) in a small inline form. */

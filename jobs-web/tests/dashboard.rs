@@ -18,7 +18,7 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use jobs::storage::ClaimRequest;
 use jobs::{Jobs, ListRuns, ManualClock, MemoryStorage, RunId, RunStatus, TaskError};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use cdp::{Browser, Page};
 
@@ -345,6 +345,19 @@ impl Fixture {
         )
         .await;
     }
+
+    /// Opens the catalog import's page and waits until its payload and attempt show.
+    async fn import_page(&self, page: &mut Page) {
+        page.navigate(&format!("{}#/runs/{}", self.url, self.import))
+            .await;
+        page.wait_for(
+            "the import's payload and its failed attempt",
+            "document.querySelector('[data-testid=run-payload]')?.textContent.includes('sku-00400') \
+             && document.querySelectorAll('[data-testid=attempt-row]').length === 1",
+            WAIT,
+        )
+        .await;
+    }
 }
 
 /// The fixture's clock: 30 s past the last ten-minute mark (UTC) before now, so the
@@ -367,6 +380,11 @@ fn catalog_rows() -> Vec<String> {
 
 fn cell(run: &RunId, testid: &str) -> String {
     format!("{} [data-testid={testid}]", row(run))
+}
+
+fn text_of(selector: &str) -> String {
+    let selector = serde_json::to_string(selector).unwrap();
+    format!("(document.querySelector({selector})?.textContent.trim() ?? null)")
 }
 
 fn strings(value: &Value) -> Vec<String> {
@@ -436,5 +454,80 @@ async fn the_finished_column_shows_only_finish_times() {
         due.as_str().unwrap().starts_with("due in "),
         "the status of a scheduled run says when it is due: {due}"
     );
+    assert_eq!(page.exceptions(), &[] as &[String]);
+}
+
+/// Item 4: every time shown says its zone: UTC, with the local time on hover.
+#[tokio::test]
+async fn times_show_their_zone() {
+    let browser = Browser::launch();
+    let fx = Fixture::start().await;
+    let mut page = browser.new_page(1280, 900).await;
+    page.call(
+        "Emulation.setTimezoneOverride",
+        json!({ "timezoneId": "Asia/Kolkata" }),
+    )
+    .await;
+    fx.overview(&mut page).await;
+
+    // Any text or tooltip with a clock time (12:34) says UTC, except the chart's axis
+    // labels, whose zone the axis itself names, and local times on hover, which say
+    // "local". The browser is told it is in India, so local and UTC differ.
+    const UNZONED: &str = r#"(() => {
+        const clock = /\b\d{1,2}:\d{2}\b/;
+        const found = [];
+        const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            const el = node.parentElement;
+            if (!el.getClientRects().length || el.closest('#chart svg')) continue;
+            const text = el.textContent;
+            if (clock.test(node.textContent) && !text.includes('UTC')) found.push(text.trim());
+        }
+        for (const el of document.querySelectorAll('[title], title')) {
+            const text = (el.title || el.textContent).replace(/local: [^)]*/g, '');
+            if (clock.test(text) && !text.includes('UTC')) found.push('tooltip: ' + text);
+        }
+        return found.slice(0, 20);
+    })()"#;
+    page.wait_for(
+        "the time of the last update",
+        &format!("{}?.includes(':')", text_of("[data-testid=updated]")),
+        WAIT,
+    )
+    .await;
+    let unzoned = strings(&page.eval(UNZONED).await);
+    assert!(
+        unzoned.is_empty(),
+        "times on the overview without a zone: {unzoned:#?}"
+    );
+    let axis = page
+        .eval("[...document.querySelectorAll('#chart svg text')].some((t) => t.textContent === 'UTC')")
+        .await;
+    assert_eq!(axis, Value::Bool(true), "the chart's time axis says UTC");
+    // The created time on hover: UTC, then local.
+    let created = page
+        .eval(&format!(
+            "document.querySelector('{} > td:nth-child(5)').title",
+            row(&fx.dead)
+        ))
+        .await;
+    let expected = stopped_at().format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    assert!(
+        created.as_str().unwrap().starts_with(&expected)
+            && created.as_str().unwrap().contains("local: ")
+            && created.as_str().unwrap().contains("GMT+5:30"),
+        "created on hover: {created}, expected {expected} and the local time"
+    );
+
+    fx.import_page(&mut page).await;
+    let unzoned = strings(&page.eval(UNZONED).await);
+    assert!(
+        unzoned.is_empty(),
+        "times on the run page without a zone: {unzoned:#?}"
+    );
+    let started = page
+        .eval("document.querySelector('[data-testid=attempt-row] > td:nth-child(3)').textContent")
+        .await;
+    assert_eq!(started, expected, "an attempt's start, in UTC");
     assert_eq!(page.exceptions(), &[] as &[String]);
 }
