@@ -339,21 +339,33 @@
   function renderChart(throughput) {
     state.throughput = throughput;
     const box = $("chart");
-    const width = Math.max(box.clientWidth, 300);
+    const width = Math.max(box.clientWidth, 200);
     const height = 190;
-    const pad = { left: 34, right: 6, top: 8, bottom: 22 };
-    const plotW = width - pad.left - pad.right;
-    const plotH = height - pad.top - pad.bottom;
     const kinds = ["succeeded", "dead_lettered", "cancelled"];
     const totals = throughput.map((m) => kinds.reduce((sum, k) => sum + m[k], 0));
     const finished = totals.reduce((a, b) => a + b, 0);
     // A round top for the y axis: 1, 2, 5, 10, 20, 50, ...
     const top = niceTop(Math.max(...totals, 1));
+
+    // In the page first, so labels can be measured as they will be drawn.
+    const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "Runs finished per minute" });
+    box.replaceChildren(chart);
+    const measure = (text) => {
+      const probe = chart.appendChild(svg("text", {}, document.createTextNode(text)));
+      const w = probe.getComputedTextLength();
+      probe.remove();
+      return w || text.length * 7;
+    };
+    const gap = 10;
+    const zoneW = measure("UTC");
+    // Room on the left for the counts (and, below them, the zone of the times).
+    const pad = { left: Math.ceil(Math.max(measure(String(top)), zoneW) + 10), right: 4, top: 8, bottom: 24 };
+    const plotW = width - pad.left - pad.right;
+    const plotH = height - pad.top - pad.bottom;
     const y = (v) => pad.top + plotH - (v / top) * plotH;
     const slot = plotW / Math.max(throughput.length, 1);
     const barW = Math.max(slot * 0.72, 1);
 
-    const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "Runs finished per minute" });
     for (const v of [0, top / 2, top]) {
       chart.append(
         svg("line", { class: v ? "grid-line" : "axis", x1: pad.left, x2: width - pad.right, y1: y(v), y2: y(v) }),
@@ -375,12 +387,27 @@
         group.append(svg("rect", { class: kind, x: x + (slot - barW) / 2, y: y(stacked), width: barW, height: Math.max(y0 - y(stacked), 1) }, svg("title", {}, document.createTextNode(tip))));
       }
       chart.append(group);
-      if (start.getMinutes() % 10 === 0) {
-        chart.append(svg("text", { x: x + slot / 2, y: height - 6, "text-anchor": "middle" }, document.createTextNode(clock(start))));
-      }
     });
-    chart.append(svg("text", { x: 2, y: height - 6, class: "zone" }, document.createTextNode("UTC")));
-    box.replaceChildren(chart);
+
+    // The time axis: a label every `step` minutes (UTC), as many as fit without touching.
+    // Placed from the newest minute back, each under its bar but never past the right
+    // edge; one that would touch its right neighbour or the zone's label is left out.
+    const step = [1, 2, 5, 10, 15, 20, 30, 60, 120, 180, 360, 720].find((m) => m * slot >= measure("00:00") + gap) || 1440;
+    let free = width - 1; // x up to which the axis is free
+    const times = [];
+    for (let i = throughput.length - 1; i >= 0; i--) {
+      const start = new Date(throughput[i].start);
+      if ((start.getUTCHours() * 60 + start.getUTCMinutes()) % step !== 0) continue;
+      const text = clock(start);
+      const half = measure(text) / 2;
+      const center = Math.min(pad.left + (i + 0.5) * slot, free - half);
+      if (center - half < zoneW + gap) break;
+      if (center + half > free) continue;
+      times.unshift(svg("text", { x: center, y: height - 4, "text-anchor": "middle", class: "time" }, document.createTextNode(text)));
+      free = center - half - gap;
+    }
+    chart.append(...times);
+    chart.append(svg("text", { x: 0, y: height - 4, class: "zone" }, document.createTextNode("UTC")));
     $("chart-legend").hidden = false;
     $("chart-note").textContent = `last ${throughput.length} minutes, ${finished.toLocaleString()} finished`;
   }

@@ -378,6 +378,33 @@ fn catalog_rows() -> Vec<String> {
         .collect()
 }
 
+/// A JavaScript expression: the chart's labels that leave the chart or overlap another
+/// label; an empty array when none.
+const CHART_LABEL_PROBLEMS: &str = r#"(() => {
+    const chart = document.querySelector('#chart svg');
+    const box = chart.getBoundingClientRect();
+    const labels = [...chart.querySelectorAll('text')].map((t) => [t.textContent, t.getBoundingClientRect()]);
+    const problems = [];
+    for (const [text, r] of labels) {
+        if (r.left < box.left || r.right > box.right || r.top < box.top || r.bottom > box.bottom) {
+            problems.push('"' + text + '" [' + Math.round(r.left) + ', ' + Math.round(r.right) + '] leaves the chart ['
+                + Math.round(box.left) + ', ' + Math.round(box.right) + ']');
+        }
+    }
+    labels.forEach(([a, ra], i) => labels.slice(i + 1).forEach(([b, rb]) => {
+        if (ra.left < rb.right && rb.left < ra.right && ra.top < rb.bottom && rb.top < ra.bottom) {
+            problems.push('"' + a + '" overlaps "' + b + '"');
+        }
+    }));
+    return problems;
+})()"#;
+
+/// A JavaScript expression: the x-axis labels of the chart, left to right.
+const AXIS_LABELS: &str = r#"[...document.querySelectorAll('#chart svg text')]
+    .filter((t) => t.getAttribute('text-anchor') === 'middle')
+    .sort((a, b) => a.getBoundingClientRect().left - b.getBoundingClientRect().left)
+    .map((t) => t.textContent)"#;
+
 fn cell(run: &RunId, testid: &str) -> String {
     format!("{} [data-testid={testid}]", row(run))
 }
@@ -455,6 +482,30 @@ async fn the_finished_column_shows_only_finish_times() {
         "the status of a scheduled run says when it is due: {due}"
     );
     assert_eq!(page.exceptions(), &[] as &[String]);
+}
+
+/// Item 2: no label of the throughput chart is cut, the last one included.
+#[tokio::test]
+async fn the_chart_labels_stay_inside_the_chart() {
+    let browser = Browser::launch();
+    let fx = Fixture::start().await;
+    for width in [1280, 900, 420] {
+        let mut page = browser.new_page(width, 900).await;
+        fx.overview(&mut page).await;
+        let problems = strings(&page.eval(CHART_LABEL_PROBLEMS).await);
+        assert!(
+            problems.is_empty(),
+            "at {width} px, chart labels cut or overlapping: {problems:#?}"
+        );
+        // Not by leaving the last label out: the last minute is on a ten-minute mark.
+        let labels = strings(&page.eval(AXIS_LABELS).await);
+        let last = stopped_at().format("%H:%M").to_string();
+        assert_eq!(
+            labels.last(),
+            Some(&last),
+            "at {width} px the chart labels its last minute, {last} (UTC): {labels:?}"
+        );
+    }
 }
 
 /// Item 4: every time shown says its zone: UTC, with the local time on hover.
