@@ -450,7 +450,7 @@
         run.finished_at
           ? h("td", { "data-testid": "run-finished", title: tooltip(run.finished_at) }, ago(run.finished_at))
           : h("td", { "data-testid": "run-finished", class: "muted", title: "Not finished" }, "—"),
-        h("td", { class: "error-text" }, h("div", { class: "truncate", title: run.last_error || "" }, run.last_error || "")),
+        h("td", { class: "error-text last-error" }, h("div", { class: "truncate", title: run.last_error || "" }, run.last_error || "")),
       ),
     );
     if (rows.length === 0) {

@@ -378,6 +378,45 @@ fn catalog_rows() -> Vec<String> {
         .collect()
 }
 
+/// A JavaScript expression: every rendered element whose box leaves its parent's (or, in
+/// the chart, the chart's), whose content is wider than its box without scrolling or an
+/// ellipsis, and whether the page itself scrolls sideways; an empty array when none.
+const OVERFLOWS: &str = r#"(() => {
+    const problems = [];
+    const name = (el) => {
+        let s = el.tagName.toLowerCase();
+        if (el.id) s += '#' + el.id;
+        if (el.classList.length) s += '.' + [...el.classList].join('.');
+        if (el.dataset && el.dataset.testid) s += '[data-testid=' + el.dataset.testid + ']';
+        const text = (el.textContent || '').trim().slice(0, 30);
+        return text ? s + ' "' + text + '"' : s;
+    };
+    const root = document.documentElement;
+    if (root.scrollWidth > root.clientWidth) {
+        problems.push('the page scrolls sideways: ' + root.scrollWidth + ' px wide in ' + root.clientWidth + ' px');
+    }
+    const scrolls = (el) => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+    for (const el of document.body.querySelectorAll('*')) {
+        if (el.getClientRects().length === 0) continue;
+        const style = getComputedStyle(el);
+        if (style.visibility === 'hidden' || ['script', 'style', 'option'].includes(el.tagName.toLowerCase())) continue;
+        const inSvg = el instanceof SVGElement && el.ownerSVGElement;
+        if (!inSvg && el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1
+            && !scrolls(el) && style.textOverflow !== 'ellipsis') {
+            problems.push(name(el) + ': content ' + el.scrollWidth + ' px wide in a box of ' + el.clientWidth + ' px');
+        }
+        const parent = inSvg ? el.ownerSVGElement : el.parentElement;
+        if (!parent || scrolls(parent)) continue;
+        const r = el.getBoundingClientRect();
+        const p = parent.getBoundingClientRect();
+        if (r.left < p.left - 1 || r.right > p.right + 1) {
+            problems.push(name(el) + ' [' + Math.round(r.left) + ', ' + Math.round(r.right) + '] leaves '
+                + name(parent) + ' [' + Math.round(p.left) + ', ' + Math.round(p.right) + ']');
+        }
+    }
+    return problems.slice(0, 40);
+})()"#;
+
 /// A JavaScript expression: the chart's labels that leave the chart or overlap another
 /// label; an empty array when none.
 const CHART_LABEL_PROBLEMS: &str = r#"(() => {
@@ -505,6 +544,40 @@ async fn the_chart_labels_stay_inside_the_chart() {
             Some(&last),
             "at {width} px the chart labels its last minute, {last} (UTC): {labels:?}"
         );
+    }
+}
+
+/// Item 3: at 420 px (a phone), nothing leaves its box and the page does not scroll
+/// sideways; tables scroll in their own box. At 1280 px neither.
+#[tokio::test]
+async fn the_dashboard_fits_a_phone_sized_window() {
+    let browser = Browser::launch();
+    let fx = Fixture::start().await;
+    for (width, name) in [(420, "narrow"), (1280, "wide")] {
+        let mut page = browser.new_page(width, 900).await;
+        fx.overview(&mut page).await;
+        page.screenshot(&shots_dir().join(format!("overview-{width}.png")))
+            .await;
+        let problems = strings(&page.eval(OVERFLOWS).await);
+        assert!(
+            problems.is_empty(),
+            "{name} ({width} px) overview overflows: {problems:#?}"
+        );
+        let labels = strings(&page.eval(CHART_LABEL_PROBLEMS).await);
+        assert!(
+            labels.is_empty(),
+            "{name} ({width} px) chart labels: {labels:#?}"
+        );
+
+        fx.import_page(&mut page).await;
+        page.screenshot(&shots_dir().join(format!("run-{width}.png")))
+            .await;
+        let problems = strings(&page.eval(OVERFLOWS).await);
+        assert!(
+            problems.is_empty(),
+            "{name} ({width} px) run page overflows: {problems:#?}"
+        );
+        assert_eq!(page.exceptions(), &[] as &[String]);
     }
 }
 

@@ -58,6 +58,9 @@ impl Browser {
                 "--headless",
                 "--no-sandbox",
                 "--disable-gpu",
+                // Screenshots of pages taller than the window lost their right 15 px to
+                // the room of a scrollbar they do not show.
+                "--hide-scrollbars",
                 "--disable-dev-shm-usage",
                 "--disable-quic",
                 "--no-first-run",
