@@ -13,6 +13,9 @@
   const STATUSES = ["scheduled", "queued", "running", "retrying", "succeeded", "cancelled", "dead_lettered"];
   const KNOWN_STATUSES = new Set(STATUSES);
   const FINAL = new Set(["succeeded", "cancelled", "dead_lettered"]);
+  // Text longer than this is folded, with a button to show it all: payloads to about a
+  // dozen lines, errors to five (app.css sets the heights).
+  const FOLD = { payload: { chars: 2000, lines: 20 }, error: { chars: 600, lines: 6 } };
   const OUTCOMES = new Set(["running", "succeeded", "failed", "cancelled", "lease_expired", "interrupted", "snoozed"]);
   const REFRESH_MS = 5000;
   const DEFAULT_REASON = "replayed from the dashboard";
@@ -28,6 +31,7 @@
     rendered: "", // what the run page shows, to redraw it only when it changed
     taskOptions: "", // the task filter's options, to redraw them only when they changed
     throughput: null, // the chart's data, to redraw it when the window is resized
+    unfolded: new Set(), // the long texts of the run page shown whole, by key
   };
 
   // ---- Small helpers -------------------------------------------------------------------
@@ -450,7 +454,7 @@
         run.finished_at
           ? h("td", { "data-testid": "run-finished", title: tooltip(run.finished_at) }, ago(run.finished_at))
           : h("td", { "data-testid": "run-finished", class: "muted", title: "Not finished" }, "—"),
-        h("td", { class: "error-text last-error" }, h("div", { class: "truncate", title: run.last_error || "" }, run.last_error || "")),
+        h("td", { class: "error-text last-error" }, h("div", { class: "truncate", title: clip(run.last_error, 500) }, run.last_error || "")),
       ),
     );
     if (rows.length === 0) {
@@ -515,27 +519,94 @@
       ["Finished", when(run.finished_at)],
       ["Replay of", run.replay_of && h("a", { href: runHash(run.replay_of), class: "mono", "data-testid": "replay-of" }, run.replay_of)],
       ["Replay reason", run.replay_reason],
-      ["Last error", run.last_error && h("span", { class: "error-text" }, run.last_error)],
+      ["Last error", run.last_error && foldable(run.last_error, { tag: "div", cls: "error-text", key: "last-error", limit: FOLD.error, testid: "error-fold" })],
     ];
     $("run-fields").replaceChildren(
       ...fields.filter(([, value]) => value !== null && value !== undefined && value !== "").flatMap(([name, value]) => [h("dt", {}, name), h("dd", {}, value)]),
     );
-    $("run-payload").textContent = JSON.stringify(run.payload, null, 2);
+    const payload = JSON.stringify(run.payload, null, 2);
+    $("run-payload").replaceChildren(
+      foldable(payload, { tag: "pre", cls: "code", bodyTestid: "run-payload", key: "payload", limit: FOLD.payload, testid: "payload-fold", copy: true }),
+    );
     $("run-details").hidden = false;
 
-    const rows = attempts.map((a) =>
-      h(
+    // Each attempt on a row, and its error (if any) under it, as wide as the table.
+    const rows = attempts.flatMap((a) => {
+      const row = h(
         "tr",
-        { "data-testid": "attempt-row" },
+        { "data-testid": "attempt-row", class: a.error ? "has-error" : null },
         h("td", { class: "num" }, a.number),
         h("td", {}, badge(a.outcome, OUTCOMES)),
         h("td", { title: a.started_at && ago(a.started_at) + "; local: " + local(a.started_at) }, absolute(a.started_at)),
         h("td", { class: "num" }, duration(a.started_at, a.finished_at)),
-        h("td", { class: "wrap error-text" }, a.error || ""),
-      ),
-    );
-    if (rows.length === 0) rows.push(h("tr", {}, h("td", { class: "empty", colspan: 5 }, "No attempts yet.")));
+      );
+      if (!a.error) return [row];
+      const error = foldable(a.error, { tag: "div", cls: "", key: "attempt-" + a.number, limit: FOLD.error, testid: "error-fold" });
+      return [row, h("tr", { class: "attempt-error", "data-testid": "attempt-error" }, h("td", { colspan: 4, class: "wrap error-text" }, error))];
+    });
+    if (rows.length === 0) rows.push(h("tr", {}, h("td", { class: "empty", colspan: 4 }, "No attempts yet.")));
     $("attempts-body").replaceChildren(...rows);
+  }
+
+  /**
+   * `text` in a `tag` element; when longer than `limit` (chars or lines), folded to a few
+   * lines with a button to show it all and one to copy it (the copy button always when
+   * `copy`). `key` names it in `state.unfolded`, so a redraw leaves it as the user set it.
+   */
+  function foldable(text, { tag, cls, key, limit, testid, bodyTestid, copy }) {
+    const body = h(tag, { class: (cls + " fold-body").trim(), "data-testid": bodyTestid }, text);
+    const lines = text.split("\n").length;
+    const long = text.length > limit.chars || lines > limit.lines;
+    if (!long && !copy) return body;
+    const box = h("div", { class: "fold", "data-testid": testid }, body);
+    const bar = h("div", { class: "fold-bar" });
+    if (long) {
+      const toggle = h("button", { type: "button", "data-testid": "expand" });
+      const show = (whole) => {
+        box.classList.toggle("folded", !whole);
+        toggle.setAttribute("aria-expanded", String(whole));
+        toggle.textContent = whole ? "Show less" : `Show all (${size(text)}, ${lines.toLocaleString()} lines)`;
+        if (whole) state.unfolded.add(key);
+        else state.unfolded.delete(key);
+      };
+      toggle.addEventListener("click", () => show(box.classList.contains("folded")));
+      show(state.unfolded.has(key));
+      bar.append(toggle);
+    }
+    const status = h("span", { class: "muted small", role: "status", "data-testid": "copy-status" });
+    const button = h("button", { type: "button", "data-testid": "copy" }, "Copy");
+    button.addEventListener("click", () => copyText(text, body, button, status));
+    bar.append(button, status);
+    box.append(bar);
+    return box;
+  }
+
+  /** Puts `text` on the clipboard; where there is none, selects `body` for the user to copy. */
+  async function copyText(text, body, button, status) {
+    clearTimeout(button.reset);
+    try {
+      // Missing on pages not served over HTTPS (or localhost), and may be refused.
+      await navigator.clipboard.writeText(text);
+      button.textContent = "Copied";
+      status.textContent = "";
+      button.reset = setTimeout(() => (button.textContent = "Copy"), 2000);
+    } catch {
+      button.textContent = "Copy";
+      window.getSelection().selectAllChildren(body);
+      status.textContent = "No clipboard here: the text is selected, press Ctrl+C (⌘C on a Mac) to copy it.";
+    }
+  }
+
+  /** "812 bytes", "20.4 KB" (of UTF-8). */
+  function size(text) {
+    const bytes = new TextEncoder().encode(text).length;
+    return bytes < 1024 ? bytes + " bytes" : (bytes / 1024).toFixed(1) + " KB";
+  }
+
+  /** At most `max` characters of `text`, "…" after a cut. */
+  function clip(text, max) {
+    if (!text) return null;
+    return text.length > max ? text.slice(0, max) + "…" : text;
   }
 
   function when(iso) {
@@ -603,8 +674,9 @@
     if (runId !== state.runId) {
       closeConfirm();
       state.rendered = "";
+      state.unfolded.clear();
       $("run-fields").replaceChildren();
-      $("run-payload").textContent = "";
+      $("run-payload").replaceChildren();
       $("attempts-body").replaceChildren();
       $("run-id").textContent = runId || "";
       $("run-status").textContent = "";

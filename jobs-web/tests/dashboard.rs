@@ -371,7 +371,7 @@ fn stopped_at() -> DateTime<Utc> {
     .unwrap()
 }
 
-/// 400 rows of about 50 bytes: a payload over 20 KB as JSON.
+/// 400 rows of about 60 bytes: a payload over 20 KB as JSON.
 fn catalog_rows() -> Vec<String> {
     (1..=400)
         .map(|n| format!("sku-{n:05}: organic cotton t-shirt, size M, colour {n:03}"))
@@ -462,7 +462,7 @@ fn strings(value: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Item 1: the "Finished" column says when a run finished, and nothing else.
+/// The "Finished" column says when a run finished, and nothing else.
 #[tokio::test]
 async fn the_finished_column_shows_only_finish_times() {
     let browser = Browser::launch();
@@ -523,7 +523,7 @@ async fn the_finished_column_shows_only_finish_times() {
     assert_eq!(page.exceptions(), &[] as &[String]);
 }
 
-/// Item 2: no label of the throughput chart is cut, the last one included.
+/// No label of the throughput chart is cut, the last one included.
 #[tokio::test]
 async fn the_chart_labels_stay_inside_the_chart() {
     let browser = Browser::launch();
@@ -547,7 +547,7 @@ async fn the_chart_labels_stay_inside_the_chart() {
     }
 }
 
-/// Item 3: at 420 px (a phone), nothing leaves its box and the page does not scroll
+/// At 420 px (a phone), nothing leaves its box and the page does not scroll
 /// sideways; tables scroll in their own box. At 1280 px neither.
 #[tokio::test]
 async fn the_dashboard_fits_a_phone_sized_window() {
@@ -581,7 +581,7 @@ async fn the_dashboard_fits_a_phone_sized_window() {
     }
 }
 
-/// Item 4: every time shown says its zone: UTC, with the local time on hover.
+/// Every time shown says its zone: UTC, with the local time on hover.
 #[tokio::test]
 async fn times_show_their_zone() {
     let browser = Browser::launch();
@@ -653,5 +653,146 @@ async fn times_show_their_zone() {
         .eval("document.querySelector('[data-testid=attempt-row] > td:nth-child(3)').textContent")
         .await;
     assert_eq!(started, expected, "an attempt's start, in UTC");
+    assert_eq!(page.exceptions(), &[] as &[String]);
+}
+
+/// A 20 KB payload and long errors are folded, with a button to show them whole
+/// and one to copy them; copying without a clipboard selects the text instead.
+#[tokio::test]
+async fn long_payloads_and_errors_are_folded() {
+    let browser = Browser::launch();
+    let fx = Fixture::start().await;
+    let mut page = browser.new_page(1280, 900).await;
+    fx.import_page(&mut page).await;
+
+    const PAYLOAD: &str = "document.querySelector('[data-testid=run-payload]')";
+    let folded = page
+        .eval(&format!(
+            "(() => {{ const p = {PAYLOAD}; return [p.clientHeight, p.scrollHeight]; }})()"
+        ))
+        .await;
+    let (shown, whole) = (folded[0].as_f64().unwrap(), folded[1].as_f64().unwrap());
+    assert!(
+        shown <= 400.0 && whole > 2.0 * shown,
+        "the 20 KB payload is folded: {shown} px shown of {whole} px"
+    );
+    let fold = "[data-testid=payload-fold]";
+    let expand = format!("{fold} [data-testid=expand]");
+    assert_eq!(
+        page.eval(&format!(
+            "document.querySelector('{expand}')?.getAttribute('aria-expanded') ?? null"
+        ))
+        .await,
+        "false"
+    );
+    let label = page.eval(&text_of(&expand)).await;
+    assert!(
+        label.as_str().unwrap().starts_with("Show all"),
+        "the expand button: {label}"
+    );
+    page.click(&expand, WAIT).await;
+    page.wait_for(
+        "the payload to unfold",
+        &format!(
+            "(() => {{ const p = {PAYLOAD}; return p.scrollHeight <= p.clientHeight + 1 \
+              && document.querySelector('{expand}').getAttribute('aria-expanded') === 'true'; }})()"
+        ),
+        WAIT,
+    )
+    .await;
+    page.click(&expand, WAIT).await;
+    page.wait_for(
+        "the payload to fold again",
+        &format!(
+            "(() => {{ const p = {PAYLOAD}; return p.scrollHeight > 2 * p.clientHeight; }})()"
+        ),
+        WAIT,
+    )
+    .await;
+
+    // Copy puts the whole payload on the clipboard.
+    page.eval(
+        "(() => { window.copied = null; \
+          Object.defineProperty(navigator, 'clipboard', { configurable: true, \
+            value: { writeText: (text) => { window.copied = text; return Promise.resolve(); } } }); \
+          return true; })()",
+    )
+    .await;
+    page.click(&format!("{fold} [data-testid=copy]"), WAIT)
+        .await;
+    let copied = page
+        .wait_for("the copied payload", "window.copied", WAIT)
+        .await;
+    let payload = page.eval(&format!("{PAYLOAD}.textContent")).await;
+    assert_eq!(copied, payload, "the whole payload is copied");
+    assert!(copied.as_str().unwrap().contains("sku-00400"));
+    page.wait_for(
+        "the copy button to say it copied",
+        &format!(
+            "{}?.startsWith('Copied')",
+            text_of(&format!("{fold} [data-testid=copy]"))
+        ),
+        WAIT,
+    )
+    .await;
+
+    // With no clipboard (a page over plain HTTP, or a denied permission) the text is
+    // selected for the user to copy, and said so; nothing throws.
+    page.eval(
+        "(() => { Object.defineProperty(navigator, 'clipboard', { configurable: true, value: undefined }); \
+          return true; })()",
+    )
+    .await;
+    page.click(&format!("{fold} [data-testid=copy]"), WAIT)
+        .await;
+    page.wait_for(
+        "the payload to be selected for copying by hand",
+        &format!(
+            "window.getSelection().toString().replace(/\\s/g, '') === {PAYLOAD}.textContent.replace(/\\s/g, '') \
+             && {}?.includes('selected') && {} === 'Copy'",
+            text_of(&format!("{fold} [data-testid=copy-status]")),
+            text_of(&format!("{fold} [data-testid=copy]"))
+        ),
+        WAIT,
+    )
+    .await;
+    page.screenshot(&shots_dir().join("run-no-clipboard.png"))
+        .await;
+
+    // The long error, in the attempts and in the run's fields, is folded too.
+    for fold in ["[data-testid=attempt-error]", "[data-testid=run-fields]"] {
+        let shown = page
+            .eval(&format!(
+                "(() => {{ const e = document.querySelector('{fold} [data-testid=error-fold] .fold-body'); \
+                   return e && [e.clientHeight, e.scrollHeight, \
+                     !!document.querySelector('{fold} [data-testid=error-fold] [data-testid=expand]'), \
+                     !!document.querySelector('{fold} [data-testid=error-fold] [data-testid=copy]')]; }})()"
+            ))
+            .await;
+        assert!(
+            shown.is_array()
+                && shown[0].as_f64().unwrap() <= 120.0
+                && shown[1].as_f64().unwrap() > 2.0 * shown[0].as_f64().unwrap()
+                && shown[2] == Value::Bool(true)
+                && shown[3] == Value::Bool(true),
+            "the long error in {fold} is folded with expand and copy buttons: {shown}"
+        );
+    }
+    // A short error is shown whole, with no buttons.
+    page.navigate(&format!("{}#/runs/{}", fx.url, fx.dead))
+        .await;
+    page.wait_for(
+        "the short error",
+        "document.querySelector('[data-testid=attempts]')?.textContent.includes('card declined')",
+        WAIT,
+    )
+    .await;
+    assert_eq!(
+        page.eval("document.querySelectorAll('[data-testid=attempts] button').length")
+            .await,
+        0
+    );
+    page.screenshot(&shots_dir().join("run-short-error.png"))
+        .await;
     assert_eq!(page.exceptions(), &[] as &[String]);
 }
