@@ -700,6 +700,22 @@ async fn long_payloads_and_errors_are_folded() {
         WAIT,
     )
     .await;
+    // Unfolded it stays when the page redraws the run (on the next refresh once the
+    // minute of its relative times has changed: here, the page's clock is moved on).
+    page.eval(&format!(
+        "(() => {{ {PAYLOAD}.dataset.drawn = 'before'; const now = Date.now; \
+           Date.now = () => now() + 60000; return true; }})()"
+    ))
+    .await;
+    page.wait_for(
+        "the run page to be redrawn with the payload still unfolded",
+        &format!(
+            "{PAYLOAD}.dataset.drawn === undefined \
+             && document.querySelector('{expand}').getAttribute('aria-expanded') === 'true'"
+        ),
+        WAIT,
+    )
+    .await;
     page.click(&expand, WAIT).await;
     page.wait_for(
         "the payload to fold again",
