@@ -27,7 +27,7 @@ impl Token {
             .get_all(header::AUTHORIZATION)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .filter_map(|v| v.strip_prefix("Bearer "));
+            .filter_map(bearer_credentials);
         let cookies = headers
             .get_all(header::COOKIE)
             .iter()
@@ -43,6 +43,15 @@ impl Token {
             .fold(false, |any, ok| any | ok);
         by_bearer || by_cookie
     }
+}
+
+/// The credentials of an `Authorization` value of the `Bearer` scheme, whatever its case
+/// (RFC 7235: schemes are case-insensitive): `bearer abc` and `BEARER abc` are `abc`.
+fn bearer_credentials(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.trim_start().split_once([' ', '\t'])?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(credentials.trim())
 }
 
 /// The cookie value as the sign-in page wrote it (`encodeURIComponent`), decoded.
@@ -94,12 +103,16 @@ pub(crate) async fn require(State(token): State<Token>, request: Request, next: 
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
+    let challenge = [(header::WWW_AUTHENTICATE, CHALLENGE)];
     if wants_html {
-        (StatusCode::UNAUTHORIZED, Html(SIGN_IN)).into_response()
+        (StatusCode::UNAUTHORIZED, challenge, Html(SIGN_IN)).into_response()
     } else {
-        ApiError::unauthorized().into_response()
+        (challenge, ApiError::unauthorized()).into_response()
     }
 }
+
+/// The `WWW-Authenticate` header of every 401 (RFC 7235, RFC 6750): what to send.
+pub(crate) const CHALLENGE: &str = "Bearer realm=\"jobs\"";
 
 /// A page that asks for the token, keeps it in the `jobs_token` cookie (for this path,
 /// strict same-site) and reloads.
@@ -145,6 +158,17 @@ mod tests {
         assert!(!token.accepts(&headers(&[])));
         assert!(!token.accepts(&headers(&[(header::AUTHORIZATION, "Bearer s3cre")])));
         assert!(!token.accepts(&headers(&[(header::AUTHORIZATION, "Basic s3cret")])));
+        assert!(!token.accepts(&headers(&[(header::AUTHORIZATION, "Bearers3cret")])));
+        assert!(!token.accepts(&headers(&[(header::AUTHORIZATION, "Bearer")])));
+        assert!(!token.accepts(&headers(&[(header::AUTHORIZATION, "XBearer s3cret")])));
+        for scheme in ["bearer", "BEARER", "bEaReR"] {
+            let value = format!("{scheme} s3cret");
+            assert!(
+                token.accepts(&headers(&[(header::AUTHORIZATION, value.as_str())])),
+                "{value}"
+            );
+        }
+        assert!(token.accepts(&headers(&[(header::AUTHORIZATION, "Bearer   s3cret ")])));
         assert!(!token.accepts(&headers(&[(header::COOKIE, "jobs_token_x=s3cret")])));
         assert!(!token.accepts(&headers(&[(header::COOKIE, "other=s3cret")])));
         let odd = Token::new("a b;c%".into());

@@ -480,3 +480,63 @@ async fn the_openapi_document_is_served_as_json() {
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/tasks/{name}/runs"]["post"].is_object());
 }
+
+/// Sends raw bytes; answers the status, the headers and the JSON body.
+async fn send(app: &Router, request: Request<Body>) -> (StatusCode, header::HeaderMap, Value) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, headers, json)
+}
+
+/// Whether `body` is `{"error": {"code", "message", "field"}}` with this code.
+#[allow(dead_code)] // used by the tests of the error shape
+fn is_error_shape(body: &Value, code: &str) -> bool {
+    let error = &body["error"];
+    body.as_object().is_some_and(|o| o.len() == 1)
+        && error["code"] == code
+        && error["message"].as_str().is_some_and(|m| !m.is_empty())
+        && (error["field"].is_null() || error["field"].is_string())
+        && error.as_object().is_some_and(|o| o.len() == 3)
+}
+
+#[tokio::test]
+async fn a_401_says_how_to_authenticate_and_the_scheme_is_case_insensitive() {
+    let app = jobs_web::builder(jobs()).bearer_token("s3cret").router();
+    let get = |authorization: Option<&str>, accept: Option<&str>| {
+        let mut request = Request::get("/runs");
+        if let Some(value) = authorization {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        if let Some(value) = accept {
+            request = request.header(header::ACCEPT, value);
+        }
+        request.body(Body::empty()).unwrap()
+    };
+    for (authorization, accept) in [
+        (None, None),
+        (Some("Bearer wrong"), None),
+        (Some("Basic czNjcmV0"), None),
+        (None, Some("text/html")),
+    ] {
+        let (status, headers, _) = send(&app, get(authorization, accept)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{authorization:?}");
+        let challenge = headers[header::WWW_AUTHENTICATE].to_str().unwrap();
+        assert!(
+            challenge.to_ascii_lowercase().starts_with("bearer"),
+            "{authorization:?} {accept:?}: {challenge}"
+        );
+    }
+    for authorization in [
+        "Bearer s3cret",
+        "bearer s3cret",
+        "BEARER s3cret",
+        "bEaReR  s3cret",
+    ] {
+        let (status, _, body) = send(&app, get(Some(authorization), None)).await;
+        assert_eq!(status, StatusCode::OK, "{authorization}: {body}");
+    }
+}
