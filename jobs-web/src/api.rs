@@ -17,12 +17,13 @@ use crate::error::ApiError;
 
 type Answer<T> = Result<T, ApiError>;
 
-/// The query of `GET /runs`.
+/// The query of `GET /runs`. Numbers are read as text, to tell a value that is not a
+/// number (400) from one out of bounds (422).
 #[derive(Debug, Deserialize)]
 pub(crate) struct ListQuery {
     task: Option<String>,
     status: Option<String>,
-    limit: Option<u32>,
+    limit: Option<String>,
     cursor: Option<String>,
 }
 
@@ -31,7 +32,8 @@ pub(crate) async fn list_runs(
     State(shared): State<Shared>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Answer<Json<Page>> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Query(query) = query.map_err(query_rejection)?;
+    let limit = query_integer("limit", query.limit.as_deref(), LIMIT)?;
     let mut filter = ListRuns::new();
     if let Some(task) = nonempty(query.task) {
         filter = filter.task_name(task);
@@ -39,7 +41,7 @@ pub(crate) async fn list_runs(
     if let Some(status) = nonempty(query.status) {
         filter = filter.status(status.parse::<RunStatus>()?);
     }
-    if let Some(limit) = query.limit {
+    if let Some(limit) = limit {
         filter = filter.limit(limit);
     }
     if let Some(cursor) = nonempty(query.cursor) {
@@ -99,7 +101,7 @@ pub(crate) async fn replay(
     body: Result<Json<ReplayBody>, JsonRejection>,
 ) -> Answer<(StatusCode, Json<Run>)> {
     let id: RunId = id.parse()?;
-    let Json(body) = body.map_err(json_rejection)?;
+    let Json(body) = body.map_err(|e| json_rejection(e, &shared))?;
     let reason = required_reason(body.reason)?;
     let run = shared.jobs.runs().replay(&id, reason).await?;
     Ok((StatusCode::CREATED, Json(run)))
@@ -112,7 +114,7 @@ pub(crate) struct ReplayMatchingBody {
     task: Option<String>,
     status: String,
     reason: String,
-    max: Option<usize>,
+    max: Option<serde_json::Number>,
 }
 
 /// What a bulk replay did.
@@ -134,7 +136,13 @@ pub(crate) async fn replay_matching(
     State(shared): State<Shared>,
     body: Result<Json<ReplayMatchingBody>, JsonRejection>,
 ) -> Answer<Json<ReplayMatchingAnswer>> {
-    let Json(body) = body.map_err(json_rejection)?;
+    let Json(body) = body.map_err(|e| json_rejection(e, &shared))?;
+    let max = match &body.max {
+        // Above the router's limit is not an error: the limit caps it, and `more` says
+        // that more runs matched.
+        Some(max) => json_integer("max", max, 1, i64::MAX)?,
+        None => i64::MAX,
+    };
     let status: RunStatus = body.status.parse()?;
     if !status.is_final() {
         return Err(ApiError::bad_request(format!(
@@ -146,7 +154,7 @@ pub(crate) async fn replay_matching(
     if let Some(task) = nonempty(body.task) {
         filter = filter.task_name(task);
     }
-    let max = body.max.unwrap_or(shared.max_replay).min(shared.max_replay);
+    let max = usize::try_from(max).map_or(shared.max_replay, |max| max.min(shared.max_replay));
     let report: ReplayReport = shared
         .jobs
         .runs()
@@ -168,7 +176,7 @@ pub(crate) struct EnqueueBody {
     idempotency_key: Option<String>,
     delay_seconds: Option<f64>,
     run_at: Option<DateTime<Utc>>,
-    priority: Option<i16>,
+    priority: Option<serde_json::Number>,
 }
 
 /// What an enqueue answers.
@@ -187,7 +195,16 @@ pub(crate) async fn enqueue(
     Path(task): Path<String>,
     body: Result<Json<EnqueueBody>, JsonRejection>,
 ) -> Answer<Response> {
-    let Json(body) = body.map_err(json_rejection)?;
+    let Json(body) = body.map_err(|e| json_rejection(e, &shared))?;
+    let priority = match &body.priority {
+        Some(priority) => Some(json_integer(
+            "priority",
+            priority,
+            i64::from(i16::MIN),
+            i64::from(i16::MAX),
+        )?),
+        None => None,
+    };
     let mut enqueue = shared.jobs.enqueue_json(&task, body.payload);
     match (body.delay_seconds, body.run_at) {
         (Some(_), Some(_)) => {
@@ -196,11 +213,17 @@ pub(crate) async fn enqueue(
             ));
         }
         (Some(seconds), None) => {
-            let delay = Duration::try_from_secs_f64(seconds).map_err(|_| {
-                ApiError::bad_request(format!(
-                    "`delay_seconds` must be a number of seconds from 0 up, got {seconds}"
-                ))
-            })?;
+            let delay = Duration::try_from_secs_f64(seconds)
+                .ok()
+                .filter(|delay| delay.as_secs_f64() <= MAX_DELAY_SECONDS)
+                .ok_or_else(|| {
+                    ApiError::invalid_input(
+                        "delay_seconds",
+                        format!(
+                            "must be from 0 to {MAX_DELAY_SECONDS} seconds (100 years), got {seconds}"
+                        ),
+                    )
+                })?;
             enqueue = enqueue.delay(delay);
         }
         (None, Some(at)) => enqueue = enqueue.run_at(at),
@@ -209,7 +232,7 @@ pub(crate) async fn enqueue(
     if let Some(key) = body.idempotency_key {
         enqueue = enqueue.idempotency_key(key);
     }
-    if let Some(priority) = body.priority {
+    if let Some(priority) = priority.and_then(|p| i16::try_from(p).ok()) {
         enqueue = enqueue.priority(priority);
     }
     let enqueued = enqueue.await?;
@@ -247,10 +270,10 @@ pub(crate) async fn tasks(State(shared): State<Shared>) -> Json<Tasks> {
     Json(Tasks { tasks })
 }
 
-/// The query of `GET /stats`.
+/// The query of `GET /stats`, its number read as text (see [`ListQuery`]).
 #[derive(Debug, Deserialize)]
 pub(crate) struct StatsQuery {
-    minutes: Option<u32>,
+    minutes: Option<String>,
 }
 
 /// `GET /stats`: counts by task and status, and runs finished per minute over the last
@@ -259,11 +282,21 @@ pub(crate) async fn stats(
     State(shared): State<Shared>,
     query: Result<Query<StatsQuery>, QueryRejection>,
 ) -> Answer<Json<Stats>> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let minutes = query.minutes.unwrap_or(15).clamp(1, 24 * 60);
+    let Query(query) = query.map_err(query_rejection)?;
+    let minutes = query_integer("minutes", query.minutes.as_deref(), MINUTES)?.unwrap_or(15);
     let window = Duration::from_secs(u64::from(minutes) * 60);
     Ok(Json(shared.jobs.runs().stats(window).await?))
 }
+
+/// The bounds of `GET /runs?limit=`.
+const LIMIT: (u32, u32) = (1, ListRuns::MAX_LIMIT);
+
+/// The bounds of `GET /stats?minutes=`: a minute to a day.
+const MINUTES: (u32, u32) = (1, 24 * 60);
+
+/// The longest `delay_seconds` of an enqueue: 100 years (of 365.25 days), so that the
+/// time it gives stays well within what every storage keeps.
+const MAX_DELAY_SECONDS: f64 = 100.0 * 365.25 * 86_400.0;
 
 /// The most runs a bulk replay may replay when the router is not told otherwise.
 pub(crate) const DEFAULT_MAX_REPLAY: usize = 1_000;
@@ -292,6 +325,78 @@ fn run_not_found(id: RunId) -> ApiError {
     )
 }
 
-fn json_rejection(rejection: JsonRejection) -> ApiError {
+/// A body the API cannot read: 413 over the body limit, 400 otherwise (not JSON, not
+/// the JSON the route takes, no JSON content type).
+fn json_rejection(rejection: JsonRejection, shared: &Shared) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::body_too_large(shared.body_limit);
+    }
     ApiError::bad_request(rejection.body_text())
+}
+
+fn query_rejection(rejection: QueryRejection) -> ApiError {
+    ApiError::bad_request(rejection.body_text())
+}
+
+/// A whole number of a query parameter, within `(min, max)`: `None` when it is absent,
+/// 400 when it is not a whole number (`many`, `1.5`, empty), 422 naming it when it is one
+/// outside the bounds (`0`, `-5`, `99999999999999999999`).
+fn query_integer(field: &str, raw: Option<&str>, (min, max): (u32, u32)) -> Answer<Option<u32>> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let digits = raw.strip_prefix(['-', '+']).unwrap_or(raw);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        let shown: String = raw.chars().take(40).collect();
+        return Err(ApiError::bad_request(format!(
+            "`{field}` must be a whole number from {min} to {max}, got `{shown}`"
+        )));
+    }
+    match raw.parse::<i64>() {
+        Ok(value) if (i64::from(min)..=i64::from(max)).contains(&value) => {
+            Ok(u32::try_from(value).ok())
+        }
+        _ => Err(ApiError::invalid_input(
+            field,
+            format!("must be from {min} to {max}, got {raw}"),
+        )),
+    }
+}
+
+/// A whole number of a JSON body, within `min..=max`: 400 when it has a fraction, 422
+/// naming it outside the bounds. `5.0` is 5, as JSON Schema counts it.
+fn json_integer(field: &str, value: &serde_json::Number, min: i64, max: i64) -> Answer<i64> {
+    let out_of_bounds = || {
+        let bounds = if max == i64::MAX {
+            format!("from {min} up")
+        } else {
+            format!("from {min} to {max}")
+        };
+        ApiError::invalid_input(field, format!("must be {bounds}, got {value}"))
+    };
+    let whole = if let Some(value) = value.as_i64() {
+        value
+    } else if value.as_u64().is_some() {
+        return if max == i64::MAX {
+            Ok(max)
+        } else {
+            Err(out_of_bounds())
+        };
+    } else {
+        let float = value.as_f64().unwrap_or(f64::NAN);
+        if !float.is_finite() || float.fract() != 0.0 {
+            return Err(ApiError::bad_request(format!(
+                "`{field}` must be a whole number, got {value}"
+            )));
+        }
+        // Saturates outside i64, which the bounds then refuse (or cap, for `max`).
+        #[allow(clippy::cast_possible_truncation)]
+        let whole = float as i64;
+        whole
+    };
+    if (min..=max).contains(&whole) {
+        Ok(whole)
+    } else {
+        Err(out_of_bounds())
+    }
 }

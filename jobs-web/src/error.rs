@@ -54,6 +54,37 @@ impl ApiError {
     pub(crate) fn not_found(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
     }
+
+    /// A route that exists, asked with a method it does not answer (the router adds the
+    /// `Allow` header).
+    pub(crate) fn method_not_allowed(method: &str, path: &str) -> Self {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!(
+                "{path} does not answer {method}; the `Allow` header lists the methods it answers"
+            ),
+        )
+    }
+
+    /// A request body over the router's limit.
+    pub(crate) fn body_too_large(limit: usize) -> Self {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body is over the limit of {limit} bytes"),
+        )
+    }
+
+    /// A value of the right type outside its bounds: 422 naming the parameter or field.
+    pub(crate) fn invalid_input(field: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid_input",
+            message: format!("invalid {field}: {}", message.into()),
+            field: Some(field.to_owned()),
+        }
+    }
 }
 
 impl From<jobs::Error> for ApiError {

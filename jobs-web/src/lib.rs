@@ -40,6 +40,10 @@ mod error;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{Method, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use jobs::Jobs;
 
@@ -83,9 +87,13 @@ impl WebBuilder {
 
     /// The router, to `.nest(..)` or serve as it is.
     pub fn router(self) -> Router {
+        let body_limit = body_limit(self.jobs.max_payload_bytes());
+        let openapi = dashboard::served_openapi(&self.jobs.task_names(), self.token.is_some());
         let shared = Shared(Arc::new(Inner {
             jobs: self.jobs,
             max_replay: self.max_replay,
+            body_limit,
+            openapi,
         }));
         let routes = Router::new()
             .route("/", get(dashboard::page))
@@ -99,7 +107,13 @@ impl WebBuilder {
             .route("/tasks", get(api::tasks))
             .route("/tasks/{name}/runs", post(api::enqueue))
             .route("/stats", get(api::stats))
+            .method_not_allowed_fallback(method_not_allowed)
             .fallback(api_fallback)
+            .layer(axum::middleware::from_fn_with_state(
+                body_limit,
+                refuse_large_bodies,
+            ))
+            .layer(DefaultBodyLimit::max(body_limit))
             .with_state(shared);
         match self.token {
             Some(token) => routes.layer(axum::middleware::from_fn_with_state(
@@ -118,6 +132,10 @@ pub(crate) struct Shared(Arc<Inner>);
 pub(crate) struct Inner {
     pub(crate) jobs: Jobs,
     pub(crate) max_replay: usize,
+    /// The largest request body read: see [`body_limit`].
+    pub(crate) body_limit: usize,
+    /// `openapi.json` as this router serves it.
+    pub(crate) openapi: String,
 }
 
 impl std::ops::Deref for Shared {
@@ -128,7 +146,35 @@ impl std::ops::Deref for Shared {
     }
 }
 
-async fn api_fallback(uri: axum::http::Uri) -> error::ApiError {
+/// The largest request body the router reads: twice the largest payload `jobs` stores
+/// (room for a pretty-printed one), and 64 KiB for the rest of the body. Past it, 413.
+fn body_limit(max_payload_bytes: usize) -> usize {
+    max_payload_bytes
+        .saturating_mul(2)
+        .saturating_add(64 * 1024)
+}
+
+/// Answers 413 at once to a request whose `Content-Length` is over the limit, whatever the
+/// route (one without a length is cut off as it is read: [`DefaultBodyLimit`]).
+async fn refuse_large_bodies(State(limit): State<usize>, request: Request, next: Next) -> Response {
+    let length = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if length.is_some_and(|length| length > limit as u64) {
+        return error::ApiError::body_too_large(limit).into_response();
+    }
+    next.run(request).await
+}
+
+/// A route asked with a method it does not answer: 405 in the JSON shape (axum adds
+/// `Allow`).
+async fn method_not_allowed(method: Method, uri: Uri) -> error::ApiError {
+    error::ApiError::method_not_allowed(method.as_str(), uri.path())
+}
+
+async fn api_fallback(uri: Uri) -> error::ApiError {
     error::ApiError::not_found(format!(
         "no route {}; see openapi.json for the routes",
         uri.path()
@@ -178,5 +224,49 @@ mod tests {
             .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
             .collect();
         assert_eq!(described, routed);
+    }
+
+    /// What every operation can answer is in its responses: 401 (with the challenge
+    /// header) and 413 everywhere, 400 wherever the request has input to get wrong.
+    #[test]
+    fn openapi_documents_the_answers_every_operation_can_give() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap_or_default();
+        assert!(
+            doc["components"]["responses"]["Unauthorized"]["headers"]["WWW-Authenticate"]
+                ["required"]
+                .as_bool()
+                .unwrap_or(false)
+        );
+        for (method, path) in ROUTES {
+            let operation = &doc["paths"][path][method];
+            let responses = &operation["responses"];
+            for status in ["401", "413"] {
+                assert!(responses[status].is_object(), "{method} {path}: {status}");
+            }
+            let has_input =
+                operation["parameters"].is_array() || operation["requestBody"].is_object();
+            assert_eq!(
+                responses["400"].is_object(),
+                has_input,
+                "{method} {path}: 400 exactly where there is input"
+            );
+        }
+    }
+
+    /// The document a router serves names its tasks and says whether it needs the token.
+    #[test]
+    fn the_served_openapi_names_the_tasks_and_the_token() {
+        let names = vec!["a".to_owned(), "b".to_owned()];
+        let served: serde_json::Value =
+            serde_json::from_str(&crate::dashboard::served_openapi(&names, true))
+                .unwrap_or_default();
+        let name = &served["paths"]["/tasks/{name}/runs"]["post"]["parameters"][0];
+        assert_eq!(name["name"], "name");
+        assert_eq!(name["schema"]["examples"], serde_json::json!(["a", "b"]));
+        assert_eq!(served["security"], serde_json::json!([{ "bearer": [] }]));
+        let open: serde_json::Value =
+            serde_json::from_str(&crate::dashboard::served_openapi(&names, false))
+                .unwrap_or_default();
+        assert_eq!(open["security"], serde_json::json!([]));
     }
 }

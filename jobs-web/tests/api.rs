@@ -186,7 +186,7 @@ async fn enqueue_by_name_checks_the_payload_against_the_task() {
     .await;
     assert_eq!(
         (status, error_code(&body)),
-        (StatusCode::BAD_REQUEST, "bad_request")
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input")
     );
 
     // Bad JSON, unknown fields and a missing payload answer JSON errors too.
@@ -493,7 +493,6 @@ async fn send(app: &Router, request: Request<Body>) -> (StatusCode, header::Head
 }
 
 /// Whether `body` is `{"error": {"code", "message", "field"}}` with this code.
-#[allow(dead_code)] // used by the tests of the error shape
 fn is_error_shape(body: &Value, code: &str) -> bool {
     let error = &body["error"];
     body.as_object().is_some_and(|o| o.len() == 1)
@@ -501,6 +500,284 @@ fn is_error_shape(body: &Value, code: &str) -> bool {
         && error["message"].as_str().is_some_and(|m| !m.is_empty())
         && (error["field"].is_null() || error["field"].is_string())
         && error.as_object().is_some_and(|o| o.len() == 3)
+}
+
+#[tokio::test]
+async fn too_large_bodies_answer_413_as_json() {
+    let app = jobs_web::router(jobs());
+    let body_of = |size: usize| {
+        let payload = json!({ "to": "x".repeat(size), "retries_left": 1 });
+        json!({ "payload": payload }).to_string()
+    };
+    // With its Content-Length, as an HTTP client sends it.
+    let post = |uri: &str, body: String| {
+        Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_LENGTH, body.len())
+            .body(Body::from(body))
+            .unwrap()
+    };
+
+    // A payload just over the jobs payload limit (1 MiB), in a body the router reads.
+    let (status, _, body) = send(&app, post("/tasks/web-send-email/runs", body_of(1 << 20))).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(is_error_shape(&body, "payload_too_large"), "{body}");
+
+    // Bodies over the router's body limit, whatever the route.
+    let id = jobs::RunId::new();
+    for uri in [
+        "/tasks/web-send-email/runs".to_owned(),
+        "/runs/replay".to_owned(),
+        format!("/runs/{id}/replay"),
+        format!("/runs/{id}/cancel"),
+    ] {
+        let (status, _, body) = send(&app, post(&uri, body_of(3 << 20))).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{uri}: {body}");
+        assert!(is_error_shape(&body, "payload_too_large"), "{uri}: {body}");
+    }
+
+    // Without a Content-Length (a streamed body), the limit holds as the body is read.
+    let chunks =
+        futures_util::stream::iter((0..4).map(|_| Ok::<_, std::io::Error>(bytes_of(1 << 20))));
+    let streamed = Request::post("/tasks/web-send-email/runs")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(chunks))
+        .unwrap();
+    let (status, _, body) = send(&app, streamed).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(is_error_shape(&body, "payload_too_large"), "{body}");
+}
+
+fn bytes_of(size: usize) -> axum::body::Bytes {
+    axum::body::Bytes::from(vec![b' '; size])
+}
+
+#[tokio::test]
+async fn every_error_is_json_405_included() {
+    let jobs = jobs();
+    let id = jobs::RunId::new();
+    let plain = jobs_web::router(jobs.clone());
+    let nested = Router::new().nest("/jobs", jobs_web::router(jobs.clone()));
+    let with_token = jobs_web::builder(jobs.clone())
+        .bearer_token("s3cret")
+        .router();
+
+    for (app, prefix) in [(&plain, ""), (&nested, "/jobs")] {
+        // Routes asked with a method they do not answer: 405, JSON, and `Allow`.
+        for (method, path, allow) in [
+            ("DELETE", format!("/runs/{id}"), "GET,HEAD"),
+            ("PUT", "/tasks/x/runs".to_owned(), "POST"),
+            ("GET", "/runs/replay".to_owned(), "POST"),
+            ("POST", "/stats".to_owned(), "GET,HEAD"),
+            ("PATCH", String::new(), "GET,HEAD"),
+        ] {
+            let uri = match format!("{prefix}{path}") {
+                root if root.is_empty() => "/".to_owned(),
+                uri => uri,
+            };
+            let request = Request::builder()
+                .method(method)
+                .uri(&uri)
+                .body(Body::empty())
+                .unwrap();
+            let (status, headers, body) = send(app, request).await;
+            assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+            assert_eq!(headers[header::ALLOW], allow, "{method} {uri}");
+            assert!(
+                is_error_shape(&body, "method_not_allowed"),
+                "{method} {uri}: {body}"
+            );
+        }
+
+        // Unknown paths under the router: 404, JSON.
+        for path in ["/nowhere", "/runs/x/y/z", "/tasks/x"] {
+            let uri = format!("{prefix}{path}");
+            let (status, headers, body) =
+                send(app, Request::get(&uri).body(Body::empty()).unwrap()).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+            assert_eq!(headers[header::CONTENT_TYPE], "application/json", "{uri}");
+            assert!(is_error_shape(&body, "not_found"), "{uri}: {body}");
+        }
+
+        // Bodies and queries the API cannot read: 400, JSON.
+        let replay = format!("{prefix}/runs/{id}/replay");
+        for (content_type, bad) in [
+            (Some("application/json"), "{not json"),
+            (Some("application/json"), ""),
+            (Some("application/json"), "{\"reason\": 5}"),
+            (Some("text/plain"), "{\"reason\": \"r\"}"),
+            (None, "{\"reason\": \"r\"}"),
+        ] {
+            let mut request = Request::post(&replay);
+            if let Some(content_type) = content_type {
+                request = request.header(header::CONTENT_TYPE, content_type);
+            }
+            let (status, headers, body) = send(app, request.body(Body::from(bad)).unwrap()).await;
+            assert_eq!(
+                status,
+                StatusCode::BAD_REQUEST,
+                "{content_type:?} {bad:?}: {body}"
+            );
+            assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+            assert!(
+                is_error_shape(&body, "bad_request"),
+                "{content_type:?} {bad:?}: {body}"
+            );
+        }
+        for query in [
+            "limit=many",
+            "limit=1.5",
+            "limit=",
+            "status=sleeping",
+            "cursor=x",
+        ] {
+            let uri = format!("{prefix}/runs?{query}");
+            let (status, _, body) =
+                send(app, Request::get(&uri).body(Body::empty()).unwrap()).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+            assert!(
+                body["error"]["code"].is_string() && body["error"]["message"].is_string(),
+                "{uri}: {body}"
+            );
+        }
+        let uri = format!("{prefix}/stats?minutes=soon");
+        let (status, _, body) = send(app, Request::get(&uri).body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        assert!(is_error_shape(&body, "bad_request"), "{uri}: {body}");
+    }
+
+    // With a token, the 405 comes once the token is given, and in the same shape.
+    let request = Request::delete(format!("/runs/{id}"))
+        .header(header::AUTHORIZATION, "Bearer s3cret")
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, body) = send(&with_token, request).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(headers[header::ALLOW], "GET,HEAD");
+    assert!(is_error_shape(&body, "method_not_allowed"), "{body}");
+}
+
+#[tokio::test]
+async fn out_of_range_values_are_refused_with_422_naming_them() {
+    let jobs = jobs();
+    let app = jobs_web::router(jobs.clone());
+    jobs.enqueue(AlwaysFails {}).await.unwrap();
+    jobs.drain().await.unwrap();
+
+    for (uri, field) in [
+        ("/runs?limit=0", "limit"),
+        ("/runs?limit=1001", "limit"),
+        ("/runs?limit=-1", "limit"),
+        ("/runs?limit=99999999999999999999999", "limit"),
+        ("/stats?minutes=0", "minutes"),
+        ("/stats?minutes=1441", "minutes"),
+        ("/stats?minutes=-5", "minutes"),
+    ] {
+        let (status, body) = call(&app, "GET", uri, None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{uri}: {body}");
+        assert!(is_error_shape(&body, "invalid_input"), "{uri}: {body}");
+        assert_eq!(body["error"]["field"], field, "{uri}");
+    }
+    // The bounds themselves are fine.
+    for uri in [
+        "/runs?limit=1",
+        "/runs?limit=1000",
+        "/stats?minutes=1",
+        "/stats?minutes=1440",
+    ] {
+        let (status, body) = call(&app, "GET", uri, None).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+    }
+
+    for (max, field) in [(json!(0), "max"), (json!(-1), "max")] {
+        let (status, body) = call(
+            &app,
+            "POST",
+            "/runs/replay",
+            Some(json!({ "status": "dead_lettered", "reason": "r", "max": max })),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "max {max}: {body}"
+        );
+        assert!(is_error_shape(&body, "invalid_input"), "{body}");
+        assert_eq!(body["error"]["field"], field);
+    }
+    assert_eq!(
+        jobs.runs()
+            .list(jobs::ListRuns::new().status(RunStatus::Queued))
+            .await
+            .unwrap()
+            .runs
+            .len(),
+        0,
+        "a refused bulk replay replays nothing"
+    );
+
+    let payload = json!({ "to": "a", "retries_left": 1 });
+    for (extra, field) in [
+        (json!({ "delay_seconds": -5 }), "delay_seconds"),
+        (
+            json!({ "delay_seconds": 3_155_760_001_u64 }),
+            "delay_seconds",
+        ),
+        (json!({ "delay_seconds": 1e300 }), "delay_seconds"),
+        (json!({ "priority": 32768 }), "priority"),
+        (json!({ "priority": -32769 }), "priority"),
+    ] {
+        let mut body = extra.clone();
+        body["payload"] = payload.clone();
+        let (status, answer) = call(&app, "POST", "/tasks/web-send-email/runs", Some(body)).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{extra}: {answer}"
+        );
+        assert!(is_error_shape(&answer, "invalid_input"), "{answer}");
+        assert_eq!(answer["error"]["field"], field, "{extra}");
+    }
+}
+
+#[tokio::test]
+async fn the_dashboard_answers_at_the_mount_point_with_and_without_its_slash() {
+    let jobs = jobs();
+    // As the README mounts it: `/jobs` and `/jobs/` are the dashboard, the API beside.
+    let app = Router::new().nest_service("/jobs", jobs_web::router(jobs.clone()));
+    for uri in ["/jobs", "/jobs/"] {
+        let (status, headers, body) =
+            send(&app, Request::get(uri).body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert!(
+            headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{uri}"
+        );
+        assert!(body.as_str().unwrap().contains("<html"), "{uri}");
+    }
+    for uri in [
+        "/jobs/runs",
+        "/jobs/stats",
+        "/jobs/tasks",
+        "/jobs/openapi.json",
+    ] {
+        let (status, _, body) = send(&app, Request::get(uri).body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+    }
+    let (status, _, body) = send(
+        &app,
+        Request::get("/jobs/nowhere").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(is_error_shape(&body, "not_found"), "{body}");
+    // `.nest` serves `/jobs` too (axum routes `/jobs/` of a nested router nowhere).
+    let nested = Router::new().nest("/jobs", jobs_web::router(jobs));
+    let (status, _, _) = send(&nested, Request::get("/jobs").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test]
