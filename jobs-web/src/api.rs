@@ -205,6 +205,15 @@ pub(crate) async fn enqueue(
         )?),
         None => None,
     };
+    if !body.payload.is_object() {
+        // A task's payload is the struct of its arguments, which serde would also read
+        // from an array: only the object that enqueueing by type stores is taken.
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_payload",
+            "`payload` must be a JSON object of the task's arguments",
+        ));
+    }
     let mut enqueue = shared.jobs.enqueue_json(&task, body.payload);
     match (body.delay_seconds, body.run_at) {
         (Some(_), Some(_)) => {

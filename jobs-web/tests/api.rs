@@ -817,3 +817,50 @@ async fn a_401_says_how_to_authenticate_and_the_scheme_is_case_insensitive() {
         assert_eq!(status, StatusCode::OK, "{authorization}: {body}");
     }
 }
+
+#[tokio::test]
+async fn a_payload_is_an_object_and_null_options_mean_left_out() {
+    let jobs = jobs();
+    let app = jobs_web::router(jobs.clone());
+
+    // serde would read the struct of a task's arguments from an array too: only the
+    // object that enqueueing by type stores is taken.
+    for payload in [json!(["a@example.com", 1]), json!(null), json!("x")] {
+        let (status, body) = call(
+            &app,
+            "POST",
+            "/tasks/web-send-email/runs",
+            Some(json!({ "payload": payload })),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{payload}: {body}"
+        );
+        assert!(is_error_shape(&body, "invalid_payload"), "{body}");
+    }
+
+    // Optional fields given as null are as if left out, as openapi.json says.
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/tasks/web-send-email/runs",
+        Some(json!({
+            "payload": { "to": "a", "retries_left": 1 },
+            "idempotency_key": null, "delay_seconds": null, "run_at": null, "priority": null,
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/runs/replay",
+        Some(json!({ "status": "dead_lettered", "reason": "r", "task": null, "max": null })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let stored = jobs.runs().list(jobs::ListRuns::new()).await.unwrap();
+    assert_eq!(stored.runs.len(), 1, "only the good enqueue stored a run");
+}
