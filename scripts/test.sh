@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace. Starts the local PostgreSQL when it is not answering
 # and creates the test database (DATABASE_URL, default postgres://root@127.0.0.1:5432/jobs_test).
-# Extra arguments go to `cargo test`.
+# Extra arguments go to `cargo test`. Among the tests, tests/tests/api_fuzz.rs runs
+# scripts/fuzz-api.sh (Schemathesis against the HTTP API; python3 installs it with pip in a
+# virtualenv of its own when it is missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -125,7 +125,7 @@ async fn main() -> Result<(), examples::Report> {
         .route("/signup", post(signup))
         .route("/runs/{id}", get(get_run))
         .with_state(jobs.clone())
-        .nest("/jobs", jobs_web::router(jobs.clone()));
+        .nest_service("/jobs", jobs_web::router(jobs.clone()));
     let (listener, base) = examples::listen().await?;
     println!("listening on {base}");
     println!("the dashboard: {base}/jobs");

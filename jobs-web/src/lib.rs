@@ -2,15 +2,16 @@
 //!
 //! ```no_run
 //! # async fn serve(jobs: jobs::Jobs) -> std::io::Result<()> {
-//! let app = axum::Router::new().nest("/jobs", jobs_web::router(jobs));
+//! let app = axum::Router::new().nest_service("/jobs", jobs_web::router(jobs));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
 //! axum::serve(listener, app).await
 //! # }
 //! ```
 //!
-//! Under the mount point (nested at `/jobs`, the dashboard is at `/jobs`: axum does not
-//! route `/jobs/` to a nested `/`; the page finds the API relative to its own address
-//! either way):
+//! Under the mount point (with `.nest_service("/jobs", ..)` the dashboard answers at both
+//! `/jobs` and `/jobs/`; with `.nest("/jobs", ..)` at `/jobs` only, as axum never routes
+//! the `/jobs/` of a nested router to it; the page finds the API relative to its own
+//! address either way):
 //!
 //! | route | what |
 //! | --- | --- |
@@ -25,12 +26,17 @@
 //! | `GET /stats?minutes=15` | counts by task and status, runs finished per minute |
 //! | `GET /openapi.json` | the OpenAPI 3.1 document of all of the above |
 //!
-//! Errors are JSON: `{"error": {"code": "run_not_found", "message": "...", "field":
-//! null}}`, with `field` naming the payload field that does not fit on a 422.
+//! Every error is JSON, `{"error": {"code": "run_not_found", "message": "...", "field":
+//! null}}`, 405 and 404 included: 400 for a request that cannot be read, 422 with `field`
+//! naming the parameter or payload field for a value out of bounds or a payload that does
+//! not fit, 413 for a body over twice the payload limit plus 64 KiB. `openapi.json` lists
+//! every status of every operation, and bounds (`limit` 1 to 1000, `minutes` 1 to 1440,
+//! `max` from 1, `priority` an i16, `delay_seconds` 0 to 100 years).
 //!
-//! With [`WebBuilder::bearer_token`], every route answers 401 unless the request carries
-//! the token, as `Authorization: Bearer <token>` or (for the dashboard in a browser) the
-//! `jobs_token` cookie that the dashboard's sign-in form sets.
+//! With [`WebBuilder::bearer_token`], every route answers 401 (with `WWW-Authenticate:
+//! Bearer realm="jobs"`) unless the request carries the token, as `Authorization: Bearer
+//! <token>` (the scheme in any case) or (for the dashboard in a browser) the `jobs_token`
+//! cookie that the dashboard's sign-in form sets.
 
 mod api;
 mod auth;
