@@ -93,6 +93,12 @@ async fn refusals(storage: Arc<dyn Storage>, name: &str) {
         (
             "POST",
             "/runs/replay".into(),
+            Some(json!({ "status": "dead_lettered", "reason": "x\u{0}" })),
+            "reason",
+        ),
+        (
+            "POST",
+            "/runs/replay".into(),
             Some(json!({ "task": "a\u{0}b", "status": "dead_lettered", "reason": "r" })),
             "task",
         ),

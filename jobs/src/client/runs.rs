@@ -8,7 +8,7 @@ use crate::model::error::Error;
 use crate::model::list::{ListRuns, Page};
 use crate::model::run::{Attempt, Run, RunId};
 use crate::model::stats::Stats;
-use crate::storage::ReplayRequest;
+use crate::storage::{ReplayRequest, check_text};
 use crate::task::definition::Task;
 use crate::task::handle::Jobs;
 
@@ -145,7 +145,8 @@ impl<'a> Runs<'a> {
     ///
     /// # Errors
     ///
-    /// A storage failure; the runs replayed before it stay replayed.
+    /// [`Error::InvalidInput`] for a reason no storage can keep (before anything is
+    /// replayed); a storage failure, after which the runs replayed before it stay replayed.
     pub async fn replay_matching(
         &self,
         filter: &ListRuns,
@@ -161,7 +162,7 @@ impl<'a> Runs<'a> {
     ///
     /// # Errors
     ///
-    /// A storage failure; the runs replayed before it stay replayed.
+    /// As [`replay_matching`](Self::replay_matching).
     pub async fn replay_matching_with_progress(
         &self,
         filter: &ListRuns,
@@ -169,6 +170,8 @@ impl<'a> Runs<'a> {
         max: usize,
         mut progress: impl FnMut(&ReplayReport),
     ) -> Result<ReplayReport, Error> {
+        // Refused up front, not only when a run matches: the same answer whatever is stored.
+        check_text("reason", reason)?;
         let max = max.min(Self::MAX_REPLAY);
         let mut report = ReplayReport::default();
         let mut page_filter = ListRuns::new().limit(ListRuns::MAX_LIMIT);
