@@ -24,6 +24,10 @@ const GAP_US: (u64, u64) = (5_000, 10_000);
 struct Output {
     /// The median 2-connection commit rate, once measured: the yardstick of ratios.
     commit_rate: Option<f64>,
+    /// The median rate of the raw baseline on PostgreSQL (the storage's claim and finish
+    /// statements in tight loops, [`crate::raw`]), once measured: what PostgreSQL
+    /// processing figures are a fraction of.
+    raw_rate: Option<f64>,
     /// The median commit rate of a SQLite file on one connection, by `fsync_every_commit`,
     /// once measured: the yardstick of SQLite's ratios.
     sqlite_commit_rate: Vec<(bool, f64)>,
@@ -58,6 +62,13 @@ impl Output {
                 ((figure.value() / rate * 100.0).round() / 100.0).into(),
             );
         }
+        if let Some(raw) = self.raw_rate.filter(|_| is_pg_processing(figure)) {
+            extra.insert("raw_rate".into(), round(raw).into());
+            extra.insert(
+                "x_raw".into(),
+                ((figure.value() / raw * 100.0).round() / 100.0).into(),
+            );
+        }
         extra
     }
 
@@ -69,10 +80,10 @@ impl Output {
     fn table(&self) {
         println!();
         println!(
-            "{:<20} {:<9} {:<92} {:>10} {:>19} {:<10} {:>8}",
-            "benchmark", "storage", "parameters", "median", "range", "unit", "x commit"
+            "{:<20} {:<9} {:<92} {:>10} {:>19} {:<10} {:>8} {:>6}",
+            "benchmark", "storage", "parameters", "median", "range", "unit", "x commit", "x raw"
         );
-        println!("{}", "-".repeat(174));
+        println!("{}", "-".repeat(181));
         for figure in &self.figures {
             let params = figure
                 .params
@@ -83,26 +94,37 @@ impl Output {
                 })
                 .collect::<Vec<_>>()
                 .join(" ");
-            let ratio = self
-                .extra(figure)
-                .get("x_commit_rate")
-                .and_then(Value::as_f64)
-                .map_or(String::new(), |r| format!("{r:.1}x"));
+            let extra = self.extra(figure);
+            let ratio = |name: &str, digits: usize| {
+                extra
+                    .get(name)
+                    .and_then(Value::as_f64)
+                    .map_or(String::new(), |r| format!("{r:.digits$}x"))
+            };
             println!(
-                "{:<20} {:<9} {:<92} {:>10} {:>19} {:<10} {:>8}",
+                "{:<20} {:<9} {:<92} {:>10} {:>19} {:<10} {:>8} {:>6}",
                 figure.name,
                 figure.storage,
                 params,
                 show(figure.value()),
                 format!("{} - {}", show(figure.min()), show(figure.max())),
                 figure.unit,
-                ratio
+                ratio("x_commit_rate", 1),
+                ratio("x_raw", 2)
             );
         }
         if let Some(rate) = self.commit_rate {
             println!(
                 "\nx commit: the median divided by this run's PostgreSQL commit rate with 2 connections ({})",
                 show(rate)
+            );
+        }
+        if let Some(raw) = self.raw_rate {
+            println!(
+                "x raw: the median divided by this run's raw baseline on PostgreSQL, the storage's own claim and finish statements driven in {} loops of {} from sqlx ({})",
+                crate::raw::LOOPS,
+                crate::raw::BATCH,
+                show(raw)
             );
         }
         for (fsync, rate) in &self.sqlite_commit_rate {
@@ -112,6 +134,11 @@ impl Output {
             );
         }
     }
+}
+
+/// Whether `figure` is a PostgreSQL processing figure, compared with the raw baseline.
+fn is_pg_processing(figure: &Figure) -> bool {
+    figure.storage == "postgres" && figure.name == "process"
 }
 
 fn show(x: f64) -> String {
@@ -128,6 +155,7 @@ fn show(x: f64) -> String {
 pub(crate) async fn run(options: Options) -> Result<(), Error> {
     let mut out = Output {
         commit_rate: None,
+        raw_rate: None,
         sqlite_commit_rate: Vec::new(),
         figures: Vec::new(),
     };
@@ -414,6 +442,9 @@ async fn insert_timed(jobs: &Jobs, batched: bool, sizes: Sizes) -> Result<Sample
 
 async fn process(options: &Options, kind: Kind, out: &mut Output) -> Result<(), Error> {
     let sizes = options.sizes(kind);
+    if kind == Kind::Postgres {
+        raw(options, sizes.process_runs, out).await?;
+    }
     for &concurrency in &options.concurrency {
         for procs in options.processes(kind) {
             let mut params = json!({ "runs": sizes.process_runs, "concurrency": concurrency, "processes": procs });
@@ -443,6 +474,43 @@ async fn process(options: &Options, kind: Kind, out: &mut Output) -> Result<(), 
             out.emit(figure);
         }
     }
+    Ok(())
+}
+
+/// The raw baseline on PostgreSQL ([`crate::raw`]), `repeat` times, each in a fresh schema
+/// holding `n` due runs: the figure `process_raw`, and the yardstick of `x raw`.
+async fn raw(options: &Options, n: usize, out: &mut Output) -> Result<(), Error> {
+    let params = json!({ "runs": n, "loops": crate::raw::LOOPS, "batch": crate::raw::BATCH });
+    let mut figure = Figure::new("process_raw", "postgres", params, "runs/s");
+    for round in 1..=options.repeat {
+        let run = unless_busy("raw baseline", || async {
+            let mut env = Env::fresh(&options.url, "raw").await?;
+            let result = async {
+                let storage: Arc<dyn Storage> = Arc::new(env.storage.clone());
+                preinsert(&jobs_on(storage)?, n, 5_000).await?;
+                env.vacuum_analyze().await?;
+                eprintln!("    measuring from now: {n} runs, the raw claim and finish loops");
+                let raw = crate::raw::drain(&env.storage, n).await?;
+                Ok::<_, Error>(Sample {
+                    rate: raw.rate,
+                    summary: raw.summary,
+                    detail: raw.detail,
+                    other: raw.other,
+                })
+            }
+            .await;
+            env.drop_schema().await?;
+            result
+        })
+        .await?;
+        eprintln!(
+            "  postgres raw baseline {n} runs #{round}: {:.0} runs/s {}",
+            run.rate, run.summary
+        );
+        figure.push(run.rate, run.detail);
+    }
+    out.raw_rate = Some(figure.value());
+    out.emit(figure);
     Ok(())
 }
 

@@ -63,6 +63,7 @@ mod bench;
 mod child;
 mod cpu;
 mod pg;
+mod raw;
 mod sqlite;
 mod stats;
 mod tasks;

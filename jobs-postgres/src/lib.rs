@@ -212,6 +212,15 @@ impl PgStorage {
         &self.inner.pool
     }
 
+    /// The text of this storage's claim and finish statements, formatted for its schema
+    /// (their parameters are listed in `sql.rs`): for a benchmark that drives the storage's
+    /// own SQL with no framework around it, the ceiling the worker is measured against.
+    /// Not a stable API.
+    #[doc(hidden)]
+    pub fn claim_and_finish_sql(&self) -> (&str, &str) {
+        (&self.inner.sql.claim, &self.inner.sql.finish)
+    }
+
     /// The schema holding the tables.
     pub fn schema(&self) -> &str {
         &self.inner.schema
