@@ -3,9 +3,13 @@
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
+#[path = "support/http.rs"]
+mod http;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use http::{call, call_with};
 use http_body_util::BodyExt;
 use jobs::{Jobs, MemoryStorage, RunStatus, TaskError};
 use serde_json::{Value, json};
@@ -27,41 +31,6 @@ fn jobs() -> Jobs {
         .storage(MemoryStorage::new())
         .build()
         .unwrap()
-}
-
-/// Sends a request; answers the status and the JSON body (`Null` for an empty body).
-async fn call(app: &Router, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-    call_with(app, method, uri, body, None).await
-}
-
-async fn call_with(
-    app: &Router,
-    method: &str,
-    uri: &str,
-    body: Option<Value>,
-    token: Option<&str>,
-) -> (StatusCode, Value) {
-    let mut request = Request::builder().method(method).uri(uri);
-    if let Some(token) = token {
-        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
-    let request = match body {
-        Some(body) => request
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string())),
-        None => request.body(Body::empty()),
-    }
-    .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let json = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-    };
-    (status, json)
 }
 
 fn error_code(body: &Value) -> &str {

@@ -8,14 +8,14 @@
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
+#[path = "support/http.rs"]
+mod http;
+
+use axum::http::StatusCode;
+use http::call;
 use jobs::{Jobs, MemoryStorage, RunId, Storage};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 /// Where an order goes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,22 +26,6 @@ pub struct Address {
 #[jobs::task(name = "web-refusal-ship")]
 async fn ship(order_id: String, address: Address) {
     let _ = (order_id, address);
-}
-
-async fn call(app: &Router, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let request = Request::builder().method(method).uri(uri);
-    let request = match body {
-        Some(body) => request
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string())),
-        None => request.body(Body::empty()),
-    }
-    .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, json)
 }
 
 /// Every refusal through a router over `storage`.
